@@ -1,0 +1,71 @@
+"""seqdown: length-exact, batch-invariant, anti-aliased downsampling of 1-D sequences.
+
+Front-ends (``torch.nn.Module``, subclasses of :class:`FrontEnd`, input
+``(batch, channels, time)``, ``forward(x, lengths=None) -> (y, out_lengths)``):
+
+==================  =========================  ====================================
+front-end           output length              anti-aliasing
+==================  =========================  ====================================
+``MaxPool``         :func:`pool_length`        none
+``AvgPool``         :func:`pool_length`        weak (box filter)
+``StridedConv``     :func:`conv_length`        whatever the kernel learns
+``Decimate``        ``ceil(n / factor)``       Kaiser FIR from a spec (60 dB default)
+``Resample``        ``ceil(n * new / orig)``   Kaiser FIR from a spec (100 dB default)
+``BlurPool``        ``floor(n / factor)``      binomial blur after a dense max
+``FrameStack``      :func:`stack_length`       none needed (nothing is dropped)
+``PyramidPool``     one vector per item        n/a (fixed-size summary)
+``Chain``           composition of its stages  that of its stages
+==================  =========================  ====================================
+
+Also: :func:`build_frontend` (spec strings such as ``"decimate:2+max:2"``),
+:class:`RNNEncoder`, the functions :func:`decimate`, :func:`resample`,
+:func:`blur_pool`, :func:`frame_stack`, :func:`pyramid_pool`,
+:func:`design_lowpass`, and the length algebra in :mod:`seqdown.lengths`.
+"""
+
+from seqdown.base import FrontEnd
+from seqdown.blur import BlurPool, blur_pool
+from seqdown.chain import Chain, build_frontend
+from seqdown.conv import StridedConv
+from seqdown.encoder import RNNEncoder
+from seqdown.filters import design_lowpass
+from seqdown.lengths import (
+    conv_length,
+    lengths_to_mask,
+    pool_length,
+    resample_length,
+    stack_length,
+)
+from seqdown.pooling import AvgPool, MaxPool
+from seqdown.pyramid import PyramidPool, pyramid_pool
+from seqdown.resample import Decimate, Resample, decimate, resample
+from seqdown.stack import FrameStack, frame_stack
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AvgPool",
+    "BlurPool",
+    "Chain",
+    "Decimate",
+    "FrameStack",
+    "FrontEnd",
+    "MaxPool",
+    "PyramidPool",
+    "RNNEncoder",
+    "Resample",
+    "StridedConv",
+    "__version__",
+    "blur_pool",
+    "build_frontend",
+    "conv_length",
+    "decimate",
+    "design_lowpass",
+    "frame_stack",
+    "lengths_to_mask",
+    "pool_length",
+    "pyramid_pool",
+    "resample",
+    "resample_length",
+    "stack_length",
+]

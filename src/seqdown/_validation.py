@@ -1,0 +1,120 @@
+"""Checks for user input at the public boundary.
+
+Every public function and ``forward`` validates through these helpers so that
+one kind of mistake always gets one kind of message: the argument's name, the
+rule it broke, and the value that was received.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "check_choice",
+    "check_finite_number",
+    "check_lengths",
+    "check_positive_int",
+    "check_signal",
+    "check_waveform",
+]
+
+_LAYOUT = "(batch, channels, time)"
+
+
+def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """Returns ``value`` as an int after checking it is an integer ``>= minimum``.
+
+    Raises:
+        TypeError: ``value`` is not an integer (bools and floats are refused).
+        ValueError: ``value < minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if value < minimum:
+        rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {rule}, got {value}")
+    return value
+
+
+def check_finite_number(name: str, value: object, low: float, high: float | None = None) -> float:
+    """Returns ``value`` as a float after checking ``low < value`` (and ``value < high``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    upper = "" if high is None else f" and < {high}"
+    if not (value > low and (high is None or value < high)) or value != value:
+        raise ValueError(f"{name} must be > {low}{upper}, got {value}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """Returns ``value`` after checking it is one of ``choices``."""
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _check_float_dtype(name: str, x: Tensor) -> None:
+    if x.is_complex() or not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a real floating-point tensor (float16, bfloat16, float32 or "
+            f"float64), got dtype {x.dtype}; convert it first, e.g. {name}.float()"
+        )
+
+
+def check_waveform(x: object, name: str = "x") -> Tensor:
+    """Checks a ``(..., time)`` real floating-point tensor with at least one dimension."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 1:
+        raise ValueError(f"{name} must have a time axis (shape (..., time)), got a 0-d tensor")
+    _check_float_dtype(name, x)
+    return x
+
+
+def check_signal(x: object, name: str = "x") -> Tensor:
+    """Checks a ``(batch, channels, time)`` real floating-point tensor."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {_LAYOUT}, got {type(x).__name__}")
+    if x.dim() != 3:
+        hint = " (add a channel axis with x.unsqueeze(1))" if x.dim() == 2 else ""
+        raise ValueError(
+            f"{name} must have 3 dimensions {_LAYOUT}, got {x.dim()} with shape "
+            f"{tuple(x.shape)}{hint}"
+        )
+    _check_float_dtype(name, x)
+    return x
+
+
+def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
+    """Checks valid lengths for ``x`` of shape ``(batch, channels, time)``.
+
+    Returns:
+        The lengths as int64 on their own device.
+    """
+    if not isinstance(lengths, Tensor):
+        raise TypeError(f"{name} must be an int64 tensor of shape (batch,), got {type(lengths).__name__}")
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor (int64), got dtype {lengths.dtype}")
+    batch, time = x.shape[0], x.shape[-1]
+    if lengths.dim() != 1 or lengths.shape[0] != batch:
+        raise ValueError(
+            f"{name} must have shape (batch,) = ({batch},) to match x of shape "
+            f"{tuple(x.shape)}, got shape {tuple(lengths.shape)}"
+        )
+    lengths = lengths.long()
+    if batch:
+        low, high = int(lengths.min()), int(lengths.max())
+        if low < 0:
+            raise ValueError(f"{name} must be >= 0, got {low}")
+        if high > time:
+            raise ValueError(
+                f"{name} must be <= the time axis of x ({time}), got {high}; "
+                "lengths count valid steps of the padded batch"
+            )
+    return lengths

@@ -1,0 +1,138 @@
+"""Polyphase FIR resampling as one ``conv1d``: the engine behind Decimate and Resample.
+
+Resampling by ``up / down`` with a centred filter ``h`` of odd length
+``K = 2 * half + 1`` (scaled by ``up``) computes, as
+``scipy.signal.resample_poly`` does::
+
+    y[t] = sum_i x[i] * h[i * up - t * down + half]
+
+Only the products with a non-zero upsampled input are computed. Split the
+output index ``t = q * up + r`` by phase ``r`` and write the input index as
+``i = q * down + j``; the filter index becomes ``j * up - r * down + half``,
+which no longer depends on ``q``::
+
+    y[q * up + r] = sum_j x[q * down + j] * g_r[j],   g_r[j] = h[j * up - r * down + half]
+
+So each output phase ``r`` is a strided correlation of ``x`` with its own short
+filter ``g_r``, and all ``up`` phases are one ``conv1d`` with ``up`` output
+channels and stride ``down``. A strided convolution wastes the fast kernels, so
+``x`` is also split into its ``down`` input phases (``x[a * down + b]`` is step
+``a`` of channel ``b``) and ``g_r[j]`` with ``j = c * down + b`` becomes the tap
+``c`` of input channel ``b``: the op is a stride-1 ``conv1d`` from ``down``
+channels to ``up`` channels, whose output is interleaved back into time.
+Cost per output step: about ``K / up`` multiply-adds, the minimum for the filter.
+
+A conv1d with few output channels leaves the matrix kernels idle (decimation has
+one phase), so ``block`` consecutive conv steps are fused into one: the same
+derivation with ``up * block`` output phases and ``down * block`` input phases
+(substitute ``t = q * up * block + r`` and ``i = q * down * block + j``; the
+filter index is unchanged). This adds about ``block * down`` zero taps per
+output step, and is chosen so that the waste stays below the useful work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seqdown.lengths import ceil_div, resample_length
+
+__all__ = ["PolyphaseKernel", "polyphase_kernel", "polyphase_resample"]
+
+
+@dataclass(frozen=True)
+class PolyphaseKernel:
+    """The filter ``h`` laid out for :func:`polyphase_resample`.
+
+    Attributes:
+        weight: float64 ``(up * block, down * block, taps_per_phase)`` conv1d weight.
+        left: zeros to prepend to the input (the filter's look-behind).
+        up: upsampling factor.
+        down: downsampling factor.
+        block: conv steps fused into one (see the module notes).
+        span: largest number of input steps that one output step depends on.
+    """
+
+    weight: np.ndarray
+    left: int
+    up: int
+    down: int
+    block: int
+    span: int
+
+
+#: Output channels that keep the CPU and GPU matrix kernels busy.
+_TARGET_PHASES = 32
+
+
+def _choose_block(up: int, down: int, span: int) -> int:
+    """Largest power of two with at most ``_TARGET_PHASES`` phases and ``block * down <= span``."""
+    block = 1
+    while up * block * 2 <= _TARGET_PHASES and down * block * 2 <= span:
+        block *= 2
+    return block
+
+
+def polyphase_kernel(taps: np.ndarray, up: int, down: int, block: int | None = None
+                     ) -> PolyphaseKernel:
+    """Splits a centred, odd-length filter summing to 1 into polyphase conv1d weights.
+
+    Args:
+        taps: the low-pass filter, e.g. from :func:`seqdown.filters.design_lowpass`.
+        up: upsampling factor (coprime with ``down``).
+        down: downsampling factor.
+        block: conv steps to fuse; chosen for speed when None.
+    """
+    h = np.asarray(taps, dtype=np.float64) * up
+    half = (h.size - 1) // 2
+    if block is None:
+        block = _choose_block(up, down, -(-h.size // up))
+    phases = up * block
+    j_low = -(half // up)
+    j_high = (half + (phases - 1) * down) // up
+    width = j_high - j_low + 1
+    # g_r[j] for every phase r and every j in [j_low, j_high]; out-of-range taps are 0.
+    index = (np.arange(width)[None, :] + j_low) * up - np.arange(phases)[:, None] * down + half
+    inside = (index >= 0) & (index < h.size)
+    dense = np.where(inside, h[np.clip(index, 0, h.size - 1)], 0.0)
+    # The taps of one phase are contiguous, so its support is their count.
+    # Tap w = c * down + b of phase r goes to input channel b, kernel position c.
+    strides = down * block
+    per_phase = ceil_div(width, strides)
+    padded = np.zeros((phases, per_phase * strides))
+    padded[:, :width] = dense
+    weight = padded.reshape(phases, per_phase, strides).transpose(0, 2, 1).copy()
+    weight.setflags(write=False)
+    return PolyphaseKernel(weight, -j_low, up, down, block, int(inside.sum(axis=1).max()))
+
+
+def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None = None) -> Tensor:
+    """Resamples the rows of ``x`` by ``kernel.up / kernel.down``.
+
+    Args:
+        x: ``(rows, time)`` floating-point tensor.
+        kernel: the layout from :func:`polyphase_kernel`.
+        weight: ``kernel.weight`` already as a tensor of ``x``'s dtype and device
+            (a Module's cached buffer); built from ``kernel`` when None.
+
+    Returns:
+        ``(rows, resample_length(time, up, down))``, as ``scipy.signal.resample_poly``
+        with the same filter: zero outside the signal, zero delay.
+    """
+    rows, time = x.shape
+    n_out = resample_length(time, kernel.up, kernel.down)
+    up, down = kernel.up * kernel.block, kernel.down * kernel.block
+    if weight is None:
+        weight = torch.tensor(kernel.weight, dtype=x.dtype, device=x.device)
+    per_phase = weight.shape[-1]
+    steps = ceil_div(n_out, up)  # output steps per phase
+    total = (steps + per_phase - 1) * down  # input steps the convolution reads
+    right = max(0, total - kernel.left - time)
+    x = F.pad(x, (kernel.left, right))[:, :total]
+    phases = x.reshape(rows, steps + per_phase - 1, down).transpose(1, 2)
+    y = F.conv1d(phases, weight)  # (rows, up, steps)
+    return y.transpose(1, 2).reshape(rows, steps * up)[:, :n_out]
