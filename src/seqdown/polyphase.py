@@ -41,7 +41,7 @@ from torch import Tensor
 
 from seqdown.lengths import ceil_div, resample_length
 
-__all__ = ["PolyphaseKernel", "polyphase_kernel", "polyphase_resample"]
+__all__ = ["PolyphaseKernel", "polyphase_kernel", "polyphase_resample", "polyphase_steps"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,29 @@ def polyphase_kernel(taps: np.ndarray, up: int, down: int, block: int | None = N
     return PolyphaseKernel(weight, -j_low, up, down, block, int(inside.sum(axis=1).max()))
 
 
+def polyphase_steps(x: Tensor, weight: Tensor, steps: int) -> Tensor:
+    """Runs ``steps`` conv steps over already left-padded input.
+
+    Args:
+        x: ``(rows, time)`` with at least ``(steps + taps_per_phase - 1) * inputs``
+            steps, where ``weight`` is ``(outputs, inputs, taps_per_phase)``; step
+            ``q`` reads ``x[q * inputs : (q + taps_per_phase) * inputs]``.
+        weight: the polyphase weight as a tensor of ``x``'s dtype and device.
+        steps: conv steps to compute.
+
+    Returns:
+        ``(rows, steps * outputs)``, the outputs of the steps in time order.
+    """
+    outputs, inputs, per_phase = weight.shape
+    rows = x.shape[0]
+    if steps <= 0:
+        return x.new_zeros(rows, 0)
+    x = x[:, :(steps + per_phase - 1) * inputs]
+    phases = x.reshape(rows, steps + per_phase - 1, inputs).transpose(1, 2)
+    y = F.conv1d(phases, weight)  # (rows, outputs, steps)
+    return y.transpose(1, 2).reshape(rows, steps * outputs)
+
+
 def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None = None) -> Tensor:
     """Resamples the rows of ``x`` by ``kernel.up / kernel.down``.
 
@@ -123,16 +146,12 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
         ``(rows, resample_length(time, up, down))``, as ``scipy.signal.resample_poly``
         with the same filter: zero outside the signal, zero delay.
     """
-    rows, time = x.shape
+    time = x.shape[-1]
     n_out = resample_length(time, kernel.up, kernel.down)
-    up, down = kernel.up * kernel.block, kernel.down * kernel.block
     if weight is None:
         weight = torch.tensor(kernel.weight, dtype=x.dtype, device=x.device)
-    per_phase = weight.shape[-1]
-    steps = ceil_div(n_out, up)  # output steps per phase
-    total = (steps + per_phase - 1) * down  # input steps the convolution reads
-    right = max(0, total - kernel.left - time)
-    x = F.pad(x, (kernel.left, right))[:, :total]
-    phases = x.reshape(rows, steps + per_phase - 1, down).transpose(1, 2)
-    y = F.conv1d(phases, weight)  # (rows, up, steps)
-    return y.transpose(1, 2).reshape(rows, steps * up)[:, :n_out]
+    outputs, inputs, per_phase = weight.shape
+    steps = ceil_div(n_out, outputs)
+    total = (steps + per_phase - 1) * inputs  # input steps the convolution reads
+    x = F.pad(x, (kernel.left, max(0, total - kernel.left - time)))
+    return polyphase_steps(x, weight, steps)[:, :n_out]
