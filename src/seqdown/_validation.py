@@ -98,7 +98,8 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
         The lengths as int64 on their own device.
     """
     if not isinstance(lengths, Tensor):
-        raise TypeError(f"{name} must be an int64 tensor of shape (batch,), got {type(lengths).__name__}")
+        raise TypeError(f"{name} must be an int64 tensor of shape (batch,), "
+                        f"got {type(lengths).__name__}")
     if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor (int64), got dtype {lengths.dtype}")
     batch, time = x.shape[0], x.shape[-1]

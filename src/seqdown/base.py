@@ -2,7 +2,7 @@
 
 A front-end shortens ``(batch, channels, time)`` sequences and knows exactly by
 how much. Subclasses implement two things: the op on a batch whose items all
-fill the time axis (:meth:`FrontEnd._apply`) and the op's length rule
+fill the time axis (:meth:`FrontEnd._shorten`) and the op's length rule
 (:meth:`FrontEnd.output_length`, written with :mod:`seqdown.lengths`). The base
 class turns them into the padded-batch contract:
 
@@ -54,6 +54,21 @@ class FrontEnd(nn.Module):
     Attributes:
         factor: total downsampling ratio, an int (a ``Fraction`` for rational resampling).
         receptive_field: how many input steps one output step depends on.
+
+    Example:
+        A new front-end states its op and its length rule; the padded-batch
+        contract comes from the base class:
+
+        >>> from seqdown.lengths import conv_length
+        >>> class KeepEven(FrontEnd):
+        ...     factor, receptive_field = 2, 1
+        ...     def output_length(self, n):
+        ...         return conv_length(n, 1, stride=2)
+        ...     def _shorten(self, x):
+        ...         return x[..., ::2]
+        >>> y, out = KeepEven()(torch.arange(10.0).view(2, 1, 5), torch.tensor([5, 2]))
+        >>> y.tolist(), out.tolist()
+        ([[[0.0, 2.0, 4.0]], [[5.0, 0.0, 0.0]]], [3, 1])
     """
 
     #: The value the op sees outside an item (0 for linear ops, -inf for max pooling).
@@ -88,13 +103,13 @@ class FrontEnd(nn.Module):
         """Channels of the output for ``channels`` input channels."""
         return channels
 
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         """The op on ``(batch, channels, time)`` whose items all fill the time axis."""
         raise NotImplementedError
 
-    def _apply_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
+    def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
         """The op on a padded batch; the result's steps beyond each item's length are ignored."""
-        return self._apply(fill_padding(x, lengths, self._pad_value))
+        return self._shorten(fill_padding(x, lengths, self._pad_value))
 
     def require_length(self, time: int) -> None:
         """Raises a ValueError naming :attr:`min_length` if ``time`` gives no output step."""
@@ -128,16 +143,16 @@ class FrontEnd(nn.Module):
         time = x.shape[-1]
         if lengths is None:
             self.require_length(time)
-            return self._apply(x), None
+            return self._shorten(x), None
         lengths = check_lengths(lengths, x)
         out_lengths = self.output_length(lengths)
         if self.output_length(time) < 1:
             # Every item is too short: run the op on a minimal padded input to learn the
             # output's channels and dtype, and return zero steps.
             padded = F.pad(x, (0, self.min_length - time))
-            y = self._apply_padded(padded, torch.zeros_like(lengths))[..., :0]
+            y = self._shorten_padded(padded, torch.zeros_like(lengths))[..., :0]
             return y, out_lengths
-        y = self._apply_padded(x, lengths)
+        y = self._shorten_padded(x, lengths)
         valid = lengths_to_mask(out_lengths.to(y.device), y.shape[-1])
         return y.masked_fill(~valid[:, None, :], 0.0), out_lengths
 

@@ -34,7 +34,7 @@ def _default_order(factor: int) -> int:
 
 
 def _blur_stride(x: Tensor, taps: Tensor, factor: int) -> Tensor:
-    """Depthwise binomial blur of ``(batch, channels, time)`` (zero edges), then every ``factor``-th step."""
+    """Depthwise binomial blur of ``(batch, channels, time)`` (zero edges), then the stride."""
     channels, order = x.shape[1], taps.numel() - 1
     weight = taps.to(x).view(1, 1, -1).expand(channels, 1, -1)
     x = F.pad(x, (order // 2, order - order // 2))
@@ -79,9 +79,16 @@ class BlurPool(FrontEnd):
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
         - y: ``(batch, channels, floor(time / factor))``.
 
-    Aliases much less than ``MaxPool(factor)`` (measured in the tests and by
-    ``seqdown analyze``), but is no substitute for :class:`Decimate` when a
-    guaranteed attenuation is needed.
+    Aliases less than ``MaxPool(factor)``: for tones up to 1.5 times the output
+    Nyquist frequency 6-14 dB less alias energy (measured in the tests); near the
+    input Nyquist the dense max turns a tone into a slow envelope that no blur
+    removes. It is no substitute for :class:`Decimate` when a guaranteed
+    attenuation is needed.
+
+    Example:
+        >>> y, out = BlurPool(2)(torch.randn(2, 80, 9), torch.tensor([9, 4]))
+        >>> y.shape, out.tolist()
+        (torch.Size([2, 80, 4]), [4, 2])
     """
 
     _pad_value = float("-inf")
@@ -106,10 +113,10 @@ class BlurPool(FrontEnd):
         # stride rounds up, which a kernel-1 convolution with stride `factor` states.
         return conv_length(conv_length(n, self.stride), 1, self.stride)
 
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         return _blur_stride(F.max_pool1d(x, self.stride, 1), self.taps, self.stride)
 
-    def _apply_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
+    def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
         peaks = F.max_pool1d(fill_padding(x, lengths, self._pad_value), self.stride, 1)
         peaks = fill_padding(peaks, conv_length(lengths, self.stride), 0.0)
         return _blur_stride(peaks, self.taps, self.stride)

@@ -91,7 +91,8 @@ def resample_length(n: Length, up: int, down: int) -> Length:
 
 
 def stack_length(n: Length, factor: int, pad_remainder: bool = False) -> Length:
-    """Frames after stacking ``factor`` steps: ``ceil`` if the remainder is padded, else ``floor``."""
+    """Steps after stacking ``factor`` steps: ``ceil(n / factor)`` if the remainder is padded,
+    else ``floor(n / factor)``."""
     return _clip(n, ceil_div(n, factor) if pad_remainder else n // factor)
 
 

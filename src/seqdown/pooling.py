@@ -39,17 +39,13 @@ class _Pool(FrontEnd):
         self.stride = self.kernel_size if stride is None else check_positive_int("stride", stride)
         self.dilation = check_positive_int("dilation", dilation)
         self.padding = check_positive_int("padding", padding, minimum=0)
-        # torch refuses more padding than half the (effective) window.
-        limit = self._max_padding()
-        if self.padding > limit:
+        # torch refuses more padding than half the kernel (dilation does not count).
+        if self.padding > self.kernel_size // 2:
             raise ValueError(
-                f"padding must be at most half the window ({limit} for kernel_size="
-                f"{self.kernel_size}, dilation={self.dilation}), got {self.padding}"
+                f"padding must be at most kernel_size // 2 = {self.kernel_size // 2}, "
+                f"got {self.padding}"
             )
         self.ceil_mode = bool(ceil_mode)
-
-    def _max_padding(self) -> int:
-        return (self.dilation * (self.kernel_size - 1) + 1) // 2
 
     @property
     def factor(self) -> int:
@@ -74,7 +70,7 @@ class MaxPool(_Pool):
     Args:
         kernel_size: window size.
         stride: step between windows (default: ``kernel_size``); the ``factor``.
-        padding: implicit ``-inf`` on both sides, at most half the dilated window.
+        padding: implicit ``-inf`` on both sides, at most ``kernel_size // 2``.
         dilation: spacing between the steps of a window.
         ceil_mode: round the output length up (torch's rule; see :func:`pool_length`).
 
@@ -96,7 +92,7 @@ class MaxPool(_Pool):
                  dilation: int = 1, ceil_mode: bool = False) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
 
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                             self.ceil_mode)
 
@@ -127,14 +123,11 @@ class AvgPool(_Pool):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = bool(count_include_pad)
 
-    def _max_padding(self) -> int:
-        return self.kernel_size // 2
-
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
-    def _apply_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
+    def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
         x = fill_padding(x, lengths, 0.0).unsqueeze(-2)
         sums = F.avg_pool2d(x, (1, self.kernel_size), (1, self.stride), (0, self.padding),
                             self.ceil_mode, True, divisor_override=1).squeeze(-2)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqdown._validation import check_choice, check_lengths, check_positive_int, check_signal
-from seqdown.base import FrontEnd
+from seqdown.base import FrontEnd, fill_padding
 from seqdown.lengths import ceil_div
 
 __all__ = ["PyramidPool", "pyramid_pool"]
@@ -42,6 +42,7 @@ def _pool_level(x: Tensor, lengths: Tensor, bins: int, mode: str) -> Tensor:
     member = (steps >= start[..., None]) & (steps < end[..., None])  # (batch, bins, time)
     if mode == "avg":
         counts = member.sum(-1).clamp(min=1).to(x.dtype)
+        x = fill_padding(x, lengths, 0.0)  # a product with 0 would keep NaN or inf padding
         return torch.einsum("bct,bnt->bcn", x, member.to(x.dtype)) / counts[:, None, :]
     masked = x[:, :, None, :].masked_fill(~member[:, None], float("-inf"))
     return masked.amax(-1)
@@ -80,6 +81,8 @@ def pyramid_pool(x: Tensor, levels: Sequence[int] = (4, 2, 1), mode: PoolMode = 
         adaptive = F.adaptive_max_pool1d if mode == "max" else F.adaptive_avg_pool1d
         return torch.cat([adaptive(x, bins).reshape(batch, -1) for bins in levels], dim=1)
     lengths = check_lengths(lengths, x)
+    if x.shape[-1] == 0:
+        return x.new_zeros(batch, x.shape[1] * sum(levels))
     pooled = torch.cat([_pool_level(x, lengths, bins, mode).reshape(batch, -1)
                         for bins in levels], dim=1)
     empty = (lengths.to(x.device) == 0)[:, None]

@@ -57,7 +57,7 @@ def _run(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None = None) -> Te
     if kernel.up == kernel.down == 1:
         return x.clone()
     compute = _compute_dtype(x)
-    rows = x.reshape(-1, x.shape[-1]).to(compute)
+    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]).to(compute)
     if weight is not None:
         weight = weight.to(device=x.device, dtype=compute)
     y = polyphase_resample(rows, kernel, weight)
@@ -171,7 +171,7 @@ class _Polyphase(FrontEnd):
     def output_length(self, n):
         return resample_length(n, self.kernel.up, self.kernel.down)
 
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         return _run(x, self.kernel, self.weight)
 
 

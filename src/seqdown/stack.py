@@ -59,7 +59,8 @@ class FrameStack(FrontEnd):
         - y: ``(batch, channels * factor, stack_length(time, factor, pad_remainder))``.
 
     Example:
-        >>> y, out = FrameStack(3, pad_remainder=True)(torch.randn(2, 80, 10), torch.tensor([10, 4]))
+        >>> stack = FrameStack(3, pad_remainder=True)
+        >>> y, out = stack(torch.randn(2, 80, 10), torch.tensor([10, 4]))
         >>> y.shape, out.tolist()
         (torch.Size([2, 240, 4]), [4, 2])
     """
@@ -83,7 +84,7 @@ class FrameStack(FrontEnd):
     def output_channels(self, channels: int) -> int:
         return channels * self.stride
 
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         return frame_stack(x, self.stride, self.pad_remainder)
 
     def extra_repr(self) -> str:

@@ -1,0 +1,135 @@
+"""The length algebra against the lengths torch and scipy actually produce."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import signal
+
+from seqdown.lengths import (
+    ceil_div,
+    conv_length,
+    lengths_to_mask,
+    min_input_length,
+    pool_length,
+    resample_length,
+    stack_length,
+)
+
+LENGTHS = list(range(0, 26))
+
+
+def torch_pool_length(n: int, kernel: int, stride: int, padding: int, dilation: int,
+                      ceil_mode: bool) -> int:
+    """What torch's max_pool1d returns, 0 where it refuses the input."""
+    try:
+        return F.max_pool1d(torch.zeros(1, 1, n), kernel, stride, padding, dilation,
+                            ceil_mode).shape[-1]
+    except RuntimeError:
+        return 0
+
+
+POOL_CASES = [
+    (kernel, stride, padding, dilation, ceil_mode)
+    for kernel, stride, dilation, ceil_mode in itertools.product(
+        (1, 2, 3, 4, 5), (1, 2, 3, 4), (1, 2, 3), (False, True))
+    for padding in range(kernel // 2 + 1)
+]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "ceil_mode"), POOL_CASES,
+                         ids=lambda v: str(v))
+def test_pool_length_matches_torch(kernel, stride, padding, dilation, ceil_mode):
+    expected = [torch_pool_length(n, kernel, stride, padding, dilation, ceil_mode)
+                for n in LENGTHS]
+    got = [pool_length(n, kernel, stride, padding, dilation, ceil_mode) for n in LENGTHS]
+    assert got == expected
+    tensor = pool_length(torch.tensor(LENGTHS), kernel, stride, padding, dilation, ceil_mode)
+    assert tensor.dtype == torch.int64
+    assert tensor.tolist() == expected
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation"),
+                         list(itertools.product((1, 2, 3, 5), (1, 2, 3), (0, 1, 3), (1, 2))))
+def test_conv_length_matches_conv1d(kernel, stride, padding, dilation):
+    for n in LENGTHS:
+        try:
+            expected = F.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, kernel), None, stride,
+                                padding, dilation).shape[-1]
+        except RuntimeError:
+            expected = 0
+        if n == 0:
+            expected = 0  # the contract: no input, no output (torch may pad an empty input)
+        assert conv_length(n, kernel, stride, padding, dilation) == expected, n
+        assert int(conv_length(torch.tensor(n), kernel, stride, padding, dilation)) == expected
+
+
+@pytest.mark.parametrize(("up", "down"), [(1, 2), (1, 3), (2, 1), (160, 441), (3, 2), (1, 1)])
+def test_resample_length_matches_resample_poly(up, down):
+    for n in [0, 1, 2, 3, 5, 7, 97, 441, 442]:
+        expected = signal.resample_poly(np.ones(n), up, down).size if n else 0
+        assert resample_length(n, up, down) == expected
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 7])
+@pytest.mark.parametrize("pad_remainder", [False, True], ids=["floor", "ceil"])
+def test_stack_length(factor, pad_remainder):
+    for n in LENGTHS:
+        groups = [n_ for n_ in range(0, n, factor) if pad_remainder or n_ + factor <= n]
+        assert stack_length(n, factor, pad_remainder) == len(groups)
+
+
+def test_rules_never_negative_and_zero_for_empty():
+    n = torch.arange(0, 4)
+    assert (conv_length(n, 9, 2) == 0).all()
+    assert pool_length(0, 2, 1, padding=1) == 0  # torch would pad an empty input to 1 output
+    assert resample_length(0, 3, 1) == 0
+    assert stack_length(0, 2, True) == 0
+
+
+@pytest.mark.parametrize("a", range(-7, 8))
+@pytest.mark.parametrize("b", [1, 2, 3, 5])
+def test_ceil_div(a, b):
+    assert ceil_div(a, b) == int(np.ceil(a / b))
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    (lambda n: conv_length(n, 5, 2), 5),
+    (lambda n: pool_length(n, 3, 2, ceil_mode=True), 2),
+    (lambda n: n // 1000, 1000),
+    (lambda n: n, 1),
+], ids=["conv-5", "ceil-pool-3", "floor-1000", "identity"])
+def test_min_input_length_is_the_first_length_with_output(rule, expected):
+    brute = next(n for n in range(1, 5000) if rule(n) >= 1)
+    assert min_input_length(rule) == brute == expected
+
+
+def test_min_input_length_rejects_a_rule_that_never_outputs():
+    with pytest.raises(ValueError, match="never reaches 1"):
+        min_input_length(lambda n: 0)
+
+
+def test_lengths_to_mask_matches_loop():
+    lengths = torch.tensor([0, 3, 5, 1])
+    mask = lengths_to_mask(lengths, 6)
+    expected = [[t < n for t in range(6)] for n in lengths.tolist()]
+    assert mask.dtype == torch.bool
+    assert mask.tolist() == expected
+    assert lengths_to_mask(lengths).shape == (4, 5)
+    assert lengths_to_mask(torch.zeros(0, dtype=torch.long)).shape == (0, 0)
+
+
+@pytest.mark.parametrize(("lengths", "max_length", "error", "match"), [
+    (torch.tensor([1.0]), None, TypeError, "integer tensor"),
+    (torch.tensor([[1]]), None, ValueError, r"shape \(batch,\)"),
+    (torch.tensor([-1, 2]), None, ValueError, ">= 0, got -1"),
+    (torch.tensor([4]), 3, ValueError, r"<= max_length \(3\), got 4"),
+    (torch.tensor([1]), -2, ValueError, "max_length must be an integer >= 0, got -2"),
+], ids=["float", "2-d", "negative", "too-long", "bad-max"])
+def test_lengths_to_mask_bad_args(lengths, max_length, error, match):
+    with pytest.raises(error, match=match):
+        lengths_to_mask(lengths, max_length)
