@@ -107,7 +107,7 @@ class Chain(FrontEnd):
             x, lengths = stage(x, lengths)
         return x, lengths
 
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         return x
 
     def extra_repr(self) -> str:

@@ -91,7 +91,7 @@ class StridedConv(FrontEnd):
                 f"got shape {tuple(x.shape)}"
             )
 
-    def _apply(self, x: Tensor) -> Tensor:
+    def _shorten(self, x: Tensor) -> Tensor:
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
