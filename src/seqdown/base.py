@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqdown._validation import check_lengths, check_signal
-from seqdown.lengths import lengths_to_mask, min_input_length
+from seqdown.lengths import min_input_length, valid_steps
 
 __all__ = ["FrontEnd", "fill_padding"]
 
@@ -38,7 +38,7 @@ def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
         lengths: int64 ``(batch,)``, on any device.
         value: the fill, e.g. ``0.0`` or ``-inf``.
     """
-    mask = lengths_to_mask(lengths.to(x.device), x.shape[-1])
+    mask = valid_steps(lengths.to(x.device), x.shape[-1])
     return x.masked_fill(~mask[:, None, :], value)
 
 
@@ -153,7 +153,7 @@ class FrontEnd(nn.Module):
             y = self._shorten_padded(padded, torch.zeros_like(lengths))[..., :0]
             return y, out_lengths
         y = self._shorten_padded(x, lengths)
-        valid = lengths_to_mask(out_lengths.to(y.device), y.shape[-1])
+        valid = valid_steps(out_lengths.to(y.device), y.shape[-1])
         return y.masked_fill(~valid[:, None, :], 0.0), out_lengths
 
     def extra_repr(self) -> str:

@@ -14,7 +14,8 @@ these functions; no other module writes a length formula.
 ``resample_length``     ``ceil(n * up / down)`` (``scipy.signal.resample_poly``)
 ``stack_length``        ``floor(n / f)`` or ``ceil(n / f)`` (frame stacking)
 ``min_input_length``    smallest ``n`` for which a rule gives one step
-``lengths_to_mask``     ``(batch, time)`` boolean mask of the valid steps
+``lengths_to_mask``     ``(batch, time)`` boolean mask of the valid steps (``valid_steps``
+                        is the same without the checks)
 ======================  ==========================================================
 """
 
@@ -36,6 +37,7 @@ __all__ = [
     "pool_length",
     "resample_length",
     "stack_length",
+    "valid_steps",
 ]
 
 Length = TypeVar("Length", int, Tensor)
@@ -155,5 +157,9 @@ def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
             raise ValueError(f"lengths must be >= 0, got {int(lengths.min())}")
         if longest > max_length:
             raise ValueError(f"lengths must be <= max_length ({max_length}), got {longest}")
-    steps = torch.arange(max_length, device=lengths.device)
-    return steps < lengths.long()[:, None]
+    return valid_steps(lengths.long(), max_length)
+
+
+def valid_steps(lengths: Tensor, time: int) -> Tensor:
+    """:func:`lengths_to_mask` without the checks, for lengths already validated."""
+    return torch.arange(time, device=lengths.device) < lengths[:, None]
