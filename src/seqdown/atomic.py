@@ -1,0 +1,114 @@
+"""Atomic file writes: a file is either absent, the old version, or complete.
+
+Each write goes to a hidden temporary file in the same folder (``.NAME.XXXX.tmp``),
+is flushed and ``fsync``-ed, then renamed over the target with ``os.replace``,
+which is atomic on POSIX and Windows; the folder is then ``fsync``-ed so that
+the rename itself survives a power cut. A process killed at any moment (even
+with SIGKILL) leaves at most a stray temporary file, never a partial file under
+the final name; :func:`remove_temporaries` cleans those up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+__all__ = ["atomic_write", "remove_temporaries", "save_array", "write_text"]
+
+_SUFFIX = ".tmp"
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Makes a rename in ``folder`` durable (where the OS lets folders be opened)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(handle)
+    except OSError:  # pragma: no cover - some file systems refuse
+        pass
+    finally:
+        os.close(handle)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Opens a binary file that replaces ``path`` only when the block ends without error.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+
+    Example:
+        >>> with atomic_write(tmp / "x.txt") as f:  # doctest: +SKIP
+        ...     f.write(b"all or nothing")
+    """
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_SUFFIX,
+                                         dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(target.parent)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Writes ``text`` as UTF-8 to ``path`` atomically."""
+    with atomic_write(path) as file:
+        file.write(text.encode("utf-8"))
+
+
+class _Hashing(io.RawIOBase):
+    """A write-only stream that forwards to ``file`` and hashes what passes."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self.file = file
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self.digest.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+
+def save_array(path: str | os.PathLike[str], array: np.ndarray) -> tuple[str, int]:
+    """Saves ``array`` as ``.npy`` atomically.
+
+    Returns:
+        ``(sha256, size)``: the SHA-256 hex digest of the file's bytes (the
+        ``.npy`` header included, so ``sha256sum`` gives the same) and its size
+        in bytes.
+    """
+    with atomic_write(path) as file:
+        hashing = _Hashing(file)
+        np.lib.format.write_array(hashing, np.ascontiguousarray(array), allow_pickle=False)
+    return hashing.digest.hexdigest(), hashing.size
+
+
+def remove_temporaries(folder: str | os.PathLike[str]) -> int:
+    """Removes the temporary files that killed writers left in ``folder``; returns how many."""
+    removed = 0
+    for stray in Path(folder).glob(f".*{_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            stray.unlink()
+            removed += 1
+    return removed

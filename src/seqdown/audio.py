@@ -1,0 +1,258 @@
+"""Finding audio files in a folder, and decoding them in bounded memory.
+
+:func:`find_audio` walks a folder in sorted order and keeps the files whose
+extension libsndfile decodes (case-insensitive), skipping hidden files and
+folders. :func:`open_audio` opens one with soundfile and yields float32
+blocks of ``(channels, time)``, so that memory stays at one block whatever the
+length of the file. Every way a file can be bad raises a subclass of
+:class:`AudioError`, whose class name a dataset pipeline records:
+
+=====================  =================================================================
+``EmptyFile``          the file has 0 bytes
+``UnreadableAudio``    libsndfile cannot open it (not audio, unsupported, broken header)
+``CorruptAudio``       the decoder fails part-way through the data
+``TruncatedAudio``     the data stops before the length the header declares
+``ZeroSamples``        a valid header with no samples
+``NonFiniteSamples``   NaN or infinite samples (float WAV, AIFF, CAF ...)
+``TooShort``           fewer samples than the features or the front-end need
+=====================  =================================================================
+
+Integer PCM of any width is scaled to [-1, 1) by libsndfile; float files keep
+their values. Messages never contain absolute paths, so that they do not depend
+on where a dataset lies.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from seqdown._validation import check_positive_int
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioError",
+    "AudioInfo",
+    "AudioStream",
+    "CorruptAudio",
+    "EmptyFile",
+    "NonFiniteSamples",
+    "TooShort",
+    "TruncatedAudio",
+    "UnreadableAudio",
+    "ZeroSamples",
+    "find_audio",
+    "open_audio",
+]
+
+#: Extensions (lower case, no dot) of the containers libsndfile reads.
+AUDIO_EXTENSIONS = frozenset({
+    "wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus", "mp3",
+    "aif", "aiff", "aifc", "au", "snd", "caf", "sph", "nist", "voc", "sd2", "htk",
+})
+
+#: Data-chunk sizes that streaming recorders write before they know the length.
+_PLACEHOLDER_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
+#: libsndfile's log line for a data chunk longer than the file: ``data : 16000 (should be 5000)``.
+_SHORT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+class AudioError(Exception):
+    """A file that cannot become an utterance; subclasses name the reason."""
+
+
+class EmptyFile(AudioError):
+    """The file has 0 bytes."""
+
+
+class UnreadableAudio(AudioError):
+    """libsndfile cannot open the file."""
+
+
+class CorruptAudio(AudioError):
+    """The decoder failed part-way through the file."""
+
+
+class TruncatedAudio(AudioError):
+    """The file holds fewer samples than its header declares."""
+
+
+class ZeroSamples(AudioError):
+    """The file is valid but holds no samples."""
+
+
+class NonFiniteSamples(AudioError):
+    """A decoded sample is NaN or infinite."""
+
+
+class TooShort(AudioError):
+    """The file is too short for the features or the front-end."""
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def find_audio(root: str | os.PathLike[str], exclude: Sequence[str] = (),
+               skip: str | os.PathLike[str] | None = None) -> list[str]:
+    """Lists the audio files below ``root``, as sorted POSIX paths relative to it.
+
+    Args:
+        root: the folder to walk (recursively, following no symlinked folders).
+        exclude: glob patterns (``fnmatch``, where ``*`` also matches ``/``) on
+            the relative path; a file matching any of them is left out.
+        skip: a folder below ``root`` to leave out entirely (e.g. the output).
+
+    Returns:
+        Relative paths such as ``"digits/one_us.flac"``, sorted by code point.
+        Hidden files and folders (names starting with ``.``) and files whose
+        extension is not in :data:`AUDIO_EXTENSIONS` are left out.
+
+    Raises:
+        NotADirectoryError: ``root`` is not a folder.
+    """
+    root_path = Path(root)
+    if not root_path.is_dir():
+        raise NotADirectoryError(f"INPUT_DIR must be a folder, got {os.fspath(root)!r}")
+    skip_path = Path(skip).resolve() if skip is not None else None
+    found = []
+    for folder, dirs, files in os.walk(root_path):
+        dirs[:] = [d for d in dirs if not _is_hidden(d)
+                   and (skip_path is None or (Path(folder) / d).resolve() != skip_path)]
+        for name in files:
+            _, dot, extension = name.rpartition(".")
+            if _is_hidden(name) or not dot or extension.lower() not in AUDIO_EXTENSIONS:
+                continue
+            relative = (Path(folder) / name).relative_to(root_path).as_posix()
+            if not any(fnmatch.fnmatchcase(relative, pattern) for pattern in exclude):
+                found.append(relative)
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the header of an audio file says.
+
+    Attributes:
+        sample_rate: samples per second per channel.
+        channels: number of channels.
+        frames: samples per channel the header declares (libsndfile's ``frames``).
+        format: container, e.g. ``"WAV"``.
+        subtype: sample encoding, e.g. ``"PCM_16"``.
+    """
+
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+
+def _libsndfile_message(error: Exception) -> str:
+    """libsndfile's own words, without the path soundfile puts in front of them."""
+    return str(getattr(error, "error_string", None) or error).strip()
+
+
+class AudioStream:
+    """An open audio file read block by block; made by :func:`open_audio`.
+
+    Attributes:
+        info: the header, an :class:`AudioInfo`.
+        frames_read: samples per channel decoded so far.
+    """
+
+    def __init__(self, handle: soundfile.SoundFile) -> None:
+        self._handle = handle
+        self.info = AudioInfo(handle.samplerate, handle.channels, handle.frames,
+                              handle.format, handle.subtype)
+        self.frames_read = 0
+
+    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+        """Decodes the file as float32 blocks of ``(channels, n)``, ``1 <= n <= block_frames``.
+
+        Each block is a transposed view of what soundfile decodes (time-major).
+
+        Each block is checked for NaN and infinities as it is decoded, and the
+        total is checked against the header at the end.
+
+        Raises:
+            CorruptAudio: the decoder fails part-way.
+            NonFiniteSamples: a sample is NaN or infinite.
+            TruncatedAudio: fewer samples than the header declares.
+            ZeroSamples: the file holds no samples.
+        """
+        block_frames = check_positive_int("block_frames", block_frames)
+        while True:
+            try:
+                block = self._handle.read(block_frames, dtype="float32", always_2d=True)
+            except (soundfile.LibsndfileError, RuntimeError) as error:
+                raise CorruptAudio(f"decoding failed after {self.frames_read} samples: "
+                                   f"{_libsndfile_message(error)}") from None
+            if not len(block):
+                break
+            self._check_finite(block)
+            self.frames_read += len(block)
+            yield block.T  # a view: no copy
+        if self.frames_read == 0:
+            raise ZeroSamples("the file holds no samples (a valid header with 0 frames)")
+        if self.frames_read < self.info.frames:
+            raise TruncatedAudio(f"decoded {self.frames_read} samples per channel, but the "
+                                 f"header declares {self.info.frames}")
+
+    def _check_finite(self, block: np.ndarray) -> None:
+        finite = np.isfinite(block)
+        if not finite.all():
+            sample, channel = np.argwhere(~finite)[0]
+            index = self.frames_read + int(sample)
+            raise NonFiniteSamples(
+                f"sample {index} ({index / self.info.sample_rate:.3f} s) of channel "
+                f"{int(channel)} is {block[sample, channel]}; audio samples must be finite"
+            )
+
+
+def _check_header(handle: soundfile.SoundFile) -> None:
+    """Raises TruncatedAudio where libsndfile found a data chunk longer than the file."""
+    for chunk, declared, actual in _SHORT_CHUNK.findall(handle.extra_info):
+        declared, actual = int(declared), int(actual)
+        if declared > actual and declared not in _PLACEHOLDER_SIZES:
+            raise TruncatedAudio(f"the {chunk!r} chunk declares {declared} bytes, but the file "
+                                 f"holds only {actual}")
+
+
+@contextmanager
+def open_audio(path: str | os.PathLike[str]) -> Iterator[AudioStream]:
+    """Opens an audio file for :meth:`AudioStream.blocks`.
+
+    Args:
+        path: the file.
+
+    Yields:
+        An :class:`AudioStream`.
+
+    Raises:
+        EmptyFile: the file has 0 bytes.
+        UnreadableAudio: libsndfile cannot open it.
+        TruncatedAudio: the header declares more data than the file holds.
+        OSError: the file cannot be opened at all (missing, permissions).
+
+    Example:
+        >>> with open_audio("audio_fixtures/formats/wav_pcm_16.wav") as audio:  # doctest: +SKIP
+        ...     blocks = list(audio.blocks(4096))
+    """
+    if os.path.getsize(path) == 0:
+        raise EmptyFile("the file is empty (0 bytes)")
+    try:
+        handle = soundfile.SoundFile(path)
+    except RuntimeError as error:  # soundfile.LibsndfileError and older soundfile's errors
+        raise UnreadableAudio(f"libsndfile cannot open it: {_libsndfile_message(error)}") from None
+    with handle:
+        _check_header(handle)
+        yield AudioStream(handle)

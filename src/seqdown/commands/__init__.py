@@ -1,0 +1,1 @@
+"""Subcommands of the ``seqdown`` command, one module each (see :mod:`seqdown.cli`)."""
