@@ -17,6 +17,9 @@ front-end           output length              anti-aliasing
 ``Chain``           composition of its stages  that of its stages
 ==================  =========================  ====================================
 
+Upsampling, the decoder's half (``forward(x, lengths=None, target_length=None)``):
+:class:`Upsample` (nearest, linear, sinc) and :class:`TransposedConv`.
+
 Also: :func:`build_frontend` (spec strings such as ``"decimate:2+max:2"``),
 :class:`RNNEncoder`, the functions :func:`decimate`, :func:`resample`,
 :func:`blur_pool`, :func:`frame_stack`, :func:`pyramid_pool`,
@@ -35,11 +38,15 @@ from seqdown.lengths import (
     pool_length,
     resample_length,
     stack_length,
+    target_lengths,
+    transposed_conv_length,
+    upsample_length,
 )
 from seqdown.pooling import AvgPool, MaxPool
 from seqdown.pyramid import PyramidPool, pyramid_pool
 from seqdown.resample import Decimate, Resample, decimate, resample
 from seqdown.stack import FrameStack, frame_stack
+from seqdown.upsample import TransposedConv, Upsample, pad_or_trim, upsample
 
 __version__ = "0.1.0"
 
@@ -55,6 +62,8 @@ __all__ = [
     "RNNEncoder",
     "Resample",
     "StridedConv",
+    "TransposedConv",
+    "Upsample",
     "__version__",
     "blur_pool",
     "build_frontend",
@@ -63,9 +72,14 @@ __all__ = [
     "design_lowpass",
     "frame_stack",
     "lengths_to_mask",
+    "pad_or_trim",
     "pool_length",
     "pyramid_pool",
     "resample",
     "resample_length",
     "stack_length",
+    "target_lengths",
+    "transposed_conv_length",
+    "upsample",
+    "upsample_length",
 ]

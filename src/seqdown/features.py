@@ -35,6 +35,7 @@ from torch import Tensor
 
 from seqdown._validation import check_choice, check_finite_number, check_positive_int
 from seqdown.audio import TooShort
+from seqdown.lengths import stft_frames
 
 __all__ = [
     "FEATURE_KINDS",
@@ -50,19 +51,6 @@ FeatureKind = Literal["wave", "logmel", "mfcc"]
 FEATURE_KINDS: tuple[str, ...] = get_args(FeatureKind)
 #: Added to the mel power before the natural log, so that silence gives ln(1e-6), not -inf.
 LOG_FLOOR = 1e-6
-
-
-def stft_frames(n: int, n_fft: int, hop_length: int) -> int:
-    """Frames of a centred STFT of ``n`` samples: ``1 + (n + 2 * (n_fft // 2) - n_fft) // hop``.
-
-    This is ``1 + n // hop_length`` for an even ``n_fft``, the length
-    ``torch.stft(center=True)`` and ``torchaudio.transforms.Spectrogram`` give.
-    Reflect padding needs more than ``n_fft // 2`` samples, so shorter inputs
-    give 0 frames.
-    """
-    if n <= n_fft // 2:
-        return 0
-    return 1 + (n + 2 * (n_fft // 2) - n_fft) // hop_length
 
 
 def _milliseconds_to_samples(name: str, milliseconds: float, sample_rate: int) -> int:

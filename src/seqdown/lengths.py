@@ -8,21 +8,25 @@ number, when the input is too short, and 0 for ``n = 0``.
 The front-ends' ``output_length`` methods, their docstrings and the tests call
 these functions; no other module writes a length formula.
 
-======================  ==========================================================
-``conv_length``         ``floor((n + 2p - d(k-1) - 1) / s) + 1`` (``nn.Conv1d``)
-``pool_length``         ``conv_length`` with torch's ``ceil_mode`` rule (pooling)
-``resample_length``     ``ceil(n * up / down)`` (``scipy.signal.resample_poly``)
-``stack_length``        ``floor(n / f)`` or ``ceil(n / f)`` (frame stacking)
-``min_input_length``    smallest ``n`` for which a rule gives one step
-``lengths_to_mask``     ``(batch, time)`` boolean mask of the valid steps (``valid_steps``
-                        is the same without the checks)
-======================  ==========================================================
+============================  ========================================================
+``conv_length``               ``floor((n + 2p - d(k-1) - 1) / s) + 1`` (``nn.Conv1d``)
+``pool_length``               ``conv_length`` with torch's ``ceil_mode`` rule (pooling)
+``resample_length``           ``ceil(n * up / down)`` (``scipy.signal.resample_poly``)
+``stack_length``              ``floor(n / f)`` or ``ceil(n / f)`` (frame stacking)
+``stft_frames``               ``1 + n // hop`` (centred STFT, ``MelSpectrogram``)
+``upsample_length``           ``n * factor`` (``Upsample``)
+``transposed_conv_length``    ``(n - 1) * s - 2p + k`` (``nn.ConvTranspose1d``)
+``target_lengths``            ``min(out_lengths, target_length)`` (``target_length=``)
+``min_input_length``          smallest ``n`` for which a rule gives one step
+``lengths_to_mask``           ``(batch, time)`` mask of the valid steps (checked)
+``valid_steps``               the same mask, for lengths already checked
+============================  ========================================================
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import torch
 from torch import Tensor
@@ -37,6 +41,10 @@ __all__ = [
     "pool_length",
     "resample_length",
     "stack_length",
+    "stft_frames",
+    "target_lengths",
+    "transposed_conv_length",
+    "upsample_length",
     "valid_steps",
 ]
 
@@ -96,6 +104,71 @@ def stack_length(n: Length, factor: int, pad_remainder: bool = False) -> Length:
     """Steps after stacking ``factor`` steps: ``ceil(n / factor)`` if the remainder is padded,
     else ``floor(n / factor)``."""
     return _clip(n, ceil_div(n, factor) if pad_remainder else n // factor)
+
+
+def upsample_length(n: Length, factor: int) -> Length:
+    """Output length of :func:`upsample` / :class:`Upsample`: ``n * factor``.
+
+    Example:
+        >>> upsample_length(19, 2), upsample_length(torch.tensor([19, 0]), 2).tolist()
+        (38, [38, 0])
+    """
+    return resample_length(n, factor, 1)
+
+
+def transposed_conv_length(n: Length, kernel_size: int, stride: int, padding: int = 0) -> Length:
+    """Output length of ``torch.nn.ConvTranspose1d`` for ``n`` input steps.
+
+    ``(n - 1) * stride - 2 * padding + kernel_size``, 0 for ``n = 0`` (and never
+    negative); ``n * stride`` when ``kernel_size - 2 * padding == stride``.
+
+    Example:
+        >>> transposed_conv_length(9, kernel_size=4, stride=2, padding=1)
+        18
+    """
+    return _clip(n, (n - 1) * stride - 2 * padding + kernel_size)
+
+
+@overload
+def target_lengths(out_lengths: int, target_length: int | None) -> int: ...
+
+
+@overload
+def target_lengths(out_lengths: Tensor, target_length: int | None) -> Tensor: ...
+
+
+def target_lengths(out_lengths: int | Tensor, target_length: int | None) -> int | Tensor:
+    """Valid lengths after :func:`pad_or_trim` to ``target_length``: ``min(out_lengths, target)``.
+
+    Trimming cuts the steps beyond the target; padding adds zeros, which are not
+    valid steps. ``target_length=None`` leaves the lengths as they are.
+
+    Example:
+        >>> target_lengths(torch.tensor([38, 20, 0]), 37).tolist()
+        [37, 20, 0]
+    """
+    if target_length is None:
+        return out_lengths
+    if isinstance(out_lengths, Tensor):
+        return out_lengths.clamp(max=target_length)
+    return min(out_lengths, target_length)
+
+
+def stft_frames(n: Length, n_fft: int, hop_length: int) -> Length:
+    """Frames of a centred STFT of ``n`` samples: ``1 + (n + 2 * (n_fft // 2) - n_fft) // hop``.
+
+    This is ``1 + n // hop_length`` for an even ``n_fft``, the length
+    ``torch.stft(center=True)`` and ``torchaudio.transforms.Spectrogram`` give.
+    Reflect padding needs more than ``n_fft // 2`` samples, so shorter inputs
+    give 0 frames.
+
+    Example:
+        >>> stft_frames(16000, n_fft=400, hop_length=160), stft_frames(200, 400, 160)
+        (101, 0)
+    """
+    frames = 1 + (n + 2 * (n_fft // 2) - n_fft) // hop_length
+    # _clip forces 0 where its first argument is <= 0: here, n <= n_fft // 2.
+    return _clip(n - n_fft // 2, frames)
 
 
 def min_input_length(output_length: Callable[[int], int]) -> int:

@@ -31,7 +31,11 @@ from seqdown.lengths import resample_length
 from seqdown.polyphase import PolyphaseKernel, polyphase_kernel, polyphase_resample
 
 __all__ = [
+    "DECIMATE_ATTENUATION",
     "DECIMATE_DEFAULT_TAPS",
+    "DECIMATE_TRANSITION",
+    "RESAMPLE_ATTENUATION",
+    "RESAMPLE_TRANSITION",
     "Decimate",
     "Resample",
     "decimate",
@@ -41,10 +45,12 @@ __all__ = [
 #: Tap counts of ``Decimate(factor)`` with its defaults, as the module docstring lists them.
 DECIMATE_DEFAULT_TAPS = {2: 31, 3: 47, 4: 61, 5: 77, 6: 91, 8: 123}
 
-_DECIMATE_ATTENUATION = 60.0
-_DECIMATE_TRANSITION = 0.5
-_RESAMPLE_ATTENUATION = 100.0
-_RESAMPLE_TRANSITION = 0.1
+#: Defaults of Decimate/decimate (and of Upsample's sinc mode): short filters for features.
+DECIMATE_ATTENUATION = 60.0
+DECIMATE_TRANSITION = 0.5
+#: Defaults of Resample/resample: waveform quality.
+RESAMPLE_ATTENUATION = 100.0
+RESAMPLE_TRANSITION = 0.1
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
@@ -78,8 +84,8 @@ def _ratio(orig_freq: int, new_freq: int) -> tuple[int, int]:
     return new_freq // common, orig_freq // common
 
 
-def decimate(x: Tensor, factor: int, *, attenuation: float = _DECIMATE_ATTENUATION,
-             transition: float = _DECIMATE_TRANSITION) -> Tensor:
+def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATION,
+             transition: float = DECIMATE_TRANSITION) -> Tensor:
     """Low-pass filters ``x`` and keeps every ``factor``-th step, with zero delay.
 
     Equals ``scipy.signal.resample_poly(x, 1, factor, axis=-1, window=taps)`` with
@@ -113,8 +119,8 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = _DECIMATE_ATTENUATI
 
 
 def resample(x: Tensor, orig_freq: int, new_freq: int, *,
-             attenuation: float = _RESAMPLE_ATTENUATION,
-             transition: float = _RESAMPLE_TRANSITION) -> Tensor:
+             attenuation: float = RESAMPLE_ATTENUATION,
+             transition: float = RESAMPLE_TRANSITION) -> Tensor:
     """Resamples ``x`` from ``orig_freq`` to ``new_freq`` with an anti-aliasing low-pass.
 
     Equals ``scipy.signal.resample_poly(x, up, down, axis=-1, window=taps)`` with
@@ -205,8 +211,8 @@ class Decimate(_Polyphase):
         (torch.Size([2, 80, 4]), [4, 2])
     """
 
-    def __init__(self, factor: int, attenuation: float = _DECIMATE_ATTENUATION,
-                 transition: float = _DECIMATE_TRANSITION) -> None:
+    def __init__(self, factor: int, attenuation: float = DECIMATE_ATTENUATION,
+                 transition: float = DECIMATE_TRANSITION) -> None:
         factor = check_positive_int("factor", factor)
         super().__init__(1, factor, attenuation, transition)
 
@@ -240,8 +246,8 @@ class Resample(_Polyphase):
     """
 
     def __init__(self, orig_freq: int, new_freq: int,
-                 attenuation: float = _RESAMPLE_ATTENUATION,
-                 transition: float = _RESAMPLE_TRANSITION) -> None:
+                 attenuation: float = RESAMPLE_ATTENUATION,
+                 transition: float = RESAMPLE_TRANSITION) -> None:
         up, down = _ratio(orig_freq, new_freq)
         super().__init__(up, down, attenuation, transition)
         self.orig_freq, self.new_freq = int(orig_freq), int(new_freq)

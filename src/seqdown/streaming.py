@@ -21,7 +21,7 @@ from torch import Tensor
 from seqdown._validation import check_waveform
 from seqdown.lengths import ceil_div, resample_length
 from seqdown.polyphase import polyphase_steps
-from seqdown.resample import _RESAMPLE_ATTENUATION, _RESAMPLE_TRANSITION, _kernel, _ratio
+from seqdown.resample import RESAMPLE_ATTENUATION, RESAMPLE_TRANSITION, _kernel, _ratio
 
 __all__ = ["StreamingResampler"]
 
@@ -47,8 +47,8 @@ class StreamingResampler:
     """
 
     def __init__(self, orig_freq: int, new_freq: int,
-                 attenuation: float = _RESAMPLE_ATTENUATION,
-                 transition: float = _RESAMPLE_TRANSITION) -> None:
+                 attenuation: float = RESAMPLE_ATTENUATION,
+                 transition: float = RESAMPLE_TRANSITION) -> None:
         up, down = _ratio(orig_freq, new_freq)
         self.kernel = _kernel(up, down, attenuation, transition)
         self._weight: Tensor | None = None
