@@ -142,7 +142,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="audio length (default 30)")
     parser.add_argument("--channels", type=int, default=8, help="channels (default 8)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per row (default 5)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.new >= args.orig:
         parser.error("--new must be below --orig: this benchmark measures downsampling")
     rng = np.random.default_rng(0)

@@ -69,6 +69,12 @@ class PolyphaseKernel:
 _TARGET_PHASES = 16
 
 
+#: Input values per chunk of a long input (4 MiB in float32), and the input size up to
+#: which one chunk does it all. Both measured on 2 AVX2 cores; see polyphase_resample.
+_CHUNK_FLOATS = 1 << 20
+_ONE_SHOT_FLOATS = 1 << 22
+
+
 def _choose_block(up: int, down: int, span: int) -> int:
     """Largest power of two with at most ``_TARGET_PHASES`` phases and ``block * down <= 2 * span``.
 
@@ -140,6 +146,11 @@ def polyphase_steps(x: Tensor, weight: Tensor, steps: int) -> Tensor:
 def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None = None) -> Tensor:
     """Resamples the rows of ``x`` by ``kernel.up / kernel.down``.
 
+    Long inputs run in chunks of conv steps, each reading about
+    ``_CHUNK_FLOATS`` input values, so that the copies around the convolution
+    stay in cache instead of streaming whole recordings through memory several
+    times (measured: about twice as fast on 30 s of 8-channel audio).
+
     Args:
         x: ``(rows, time)`` floating-point tensor.
         kernel: the layout from :func:`polyphase_kernel`.
@@ -150,12 +161,20 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
         ``(rows, resample_length(time, up, down))``, as ``scipy.signal.resample_poly``
         with the same filter: zero outside the signal, zero delay.
     """
-    time = x.shape[-1]
+    rows, time = x.shape
     n_out = resample_length(time, kernel.up, kernel.down)
     if weight is None:
         weight = torch.tensor(kernel.weight, dtype=x.dtype, device=x.device)
     outputs, inputs, per_phase = weight.shape
     steps = ceil_div(n_out, outputs)
-    total = (steps + per_phase - 1) * inputs  # input steps the convolution reads
-    x = F.pad(x, (kernel.left, max(0, total - kernel.left - time)))
-    return polyphase_steps(x, weight, steps)[:, :n_out]
+    whole = rows * time <= _ONE_SHOT_FLOATS
+    chunk = max(1, steps if whole else _CHUNK_FLOATS // (rows * inputs))
+    y = x.new_empty(rows, steps * outputs)
+    for first in range(0, steps, chunk):
+        count = min(chunk, steps - first)
+        # Conv step q reads x[q * inputs - left : (q + per_phase) * inputs - left], zero outside.
+        start = first * inputs - kernel.left
+        stop = (first + count + per_phase - 1) * inputs - kernel.left
+        part = F.pad(x[:, max(start, 0) : min(stop, time)], (max(0, -start), max(0, stop - time)))
+        y[:, first * outputs : (first + count) * outputs] = polyphase_steps(part, weight, count)
+    return y[:, :n_out]
