@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from seqdown._validation import check_positive_int
 from seqdown.base import FrontEnd
-from seqdown.lengths import conv_length
+from seqdown.lengths import conv_length, kernel_span
 
 __all__ = ["StridedConv"]
 
@@ -76,7 +76,7 @@ class StridedConv(FrontEnd):
 
     @property
     def receptive_field(self) -> int:
-        return self.dilation * (self.kernel_size - 1) + 1
+        return kernel_span(self.kernel_size, self.dilation)
 
     def output_length(self, n):
         return conv_length(n, self.kernel_size, self.stride, self.padding, self.dilation)

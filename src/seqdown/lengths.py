@@ -9,6 +9,7 @@ The front-ends' ``output_length`` methods, their docstrings and the tests call
 these functions; no other module writes a length formula.
 
 ============================  ========================================================
+``kernel_span``               ``d(k-1) + 1``: steps one window covers (receptive field)
 ``conv_length``               ``floor((n + 2p - d(k-1) - 1) / s) + 1`` (``nn.Conv1d``)
 ``pool_length``               ``conv_length`` with torch's ``ceil_mode`` rule (pooling)
 ``resample_length``           ``ceil(n * up / down)`` (``scipy.signal.resample_poly``)
@@ -36,6 +37,7 @@ from seqdown._validation import check_positive_int
 __all__ = [
     "ceil_div",
     "conv_length",
+    "kernel_span",
     "lengths_to_mask",
     "min_input_length",
     "pool_length",
@@ -63,6 +65,15 @@ def _clip(n: Length, out: Length) -> Length:
     return max(out, 0) if n > 0 else 0
 
 
+def kernel_span(kernel_size: int, dilation: int = 1) -> int:
+    """Input steps one window covers: ``dilation * (kernel_size - 1) + 1``.
+
+    The receptive field of a convolution or pooling window, and the length a
+    padded input needs for one output step.
+    """
+    return dilation * (kernel_size - 1) + 1
+
+
 def conv_length(n: Length, kernel_size: int, stride: int = 1, padding: int = 0,
                 dilation: int = 1) -> Length:
     """Output length of ``torch.nn.Conv1d`` for ``n`` input steps.
@@ -70,8 +81,7 @@ def conv_length(n: Length, kernel_size: int, stride: int = 1, padding: int = 0,
     ``floor((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``,
     or 0 when the padded input is shorter than the dilated kernel.
     """
-    span = dilation * (kernel_size - 1) + 1
-    return _clip(n, (n + 2 * padding - span) // stride + 1)
+    return _clip(n, (n + 2 * padding - kernel_span(kernel_size, dilation)) // stride + 1)
 
 
 def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dilation: int = 1,
@@ -85,8 +95,7 @@ def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dila
     """
     if not ceil_mode:
         return conv_length(n, kernel_size, stride, padding, dilation)
-    span = dilation * (kernel_size - 1) + 1
-    out = ceil_div(n + 2 * padding - span, stride) + 1
+    out = ceil_div(n + 2 * padding - kernel_span(kernel_size, dilation), stride) + 1
     starts_in_padding = (out - 1) * stride >= n + padding
     if isinstance(out, Tensor):
         out = out - starts_in_padding.long()

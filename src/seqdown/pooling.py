@@ -24,7 +24,7 @@ from torch import Tensor
 
 from seqdown._validation import check_positive_int
 from seqdown.base import FrontEnd, fill_padding
-from seqdown.lengths import pool_length
+from seqdown.lengths import kernel_span, pool_length
 
 __all__ = ["AvgPool", "MaxPool"]
 
@@ -53,7 +53,7 @@ class _Pool(FrontEnd):
 
     @property
     def receptive_field(self) -> int:
-        return self.dilation * (self.kernel_size - 1) + 1
+        return kernel_span(self.kernel_size, self.dilation)
 
     def output_length(self, n):
         return pool_length(n, self.kernel_size, self.stride, self.padding, self.dilation,
