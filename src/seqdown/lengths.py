@@ -80,6 +80,10 @@ def conv_length(n: Length, kernel_size: int, stride: int = 1, padding: int = 0,
 
     ``floor((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``,
     or 0 when the padded input is shorter than the dilated kernel.
+
+    Example:
+        >>> conv_length(11, kernel_size=3, stride=2, padding=1), conv_length(2, 3, 2)
+        (6, 0)
     """
     return _clip(n, (n + 2 * padding - kernel_span(kernel_size, dilation)) // stride + 1)
 
@@ -92,6 +96,10 @@ def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dila
     rounded up, and the last window is dropped when it would start in the right
     padding (``(out - 1) * stride >= n + padding``), exactly as torch decides;
     this is why ``ceil_mode`` accepts inputs shorter than the kernel.
+
+    Example:
+        >>> pool_length(torch.tensor([2, 7]), kernel_size=3, stride=2, ceil_mode=True).tolist()
+        [1, 3]
     """
     if not ceil_mode:
         return conv_length(n, kernel_size, stride, padding, dilation)
@@ -105,13 +113,23 @@ def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dila
 
 
 def resample_length(n: Length, up: int, down: int) -> Length:
-    """``ceil(n * up / down)``: the length ``scipy.signal.resample_poly`` returns."""
+    """``ceil(n * up / down)``: the length ``scipy.signal.resample_poly`` returns.
+
+    Example:
+        >>> resample_length(44100, up=160, down=441), resample_length(7, 1, 3)
+        (16000, 3)
+    """
     return _clip(n, ceil_div(n * up, down))
 
 
 def stack_length(n: Length, factor: int, pad_remainder: bool = False) -> Length:
     """Steps after stacking ``factor`` steps: ``ceil(n / factor)`` if the remainder is padded,
-    else ``floor(n / factor)``."""
+    else ``floor(n / factor)``.
+
+    Example:
+        >>> stack_length(10, 3), stack_length(10, 3, pad_remainder=True)
+        (3, 4)
+    """
     return _clip(n, ceil_div(n, factor) if pad_remainder else n // factor)
 
 
