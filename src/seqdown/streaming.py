@@ -21,7 +21,13 @@ from torch import Tensor
 from seqdown._validation import check_waveform
 from seqdown.lengths import ceil_div, resample_length
 from seqdown.polyphase import polyphase_steps
-from seqdown.resample import RESAMPLE_ATTENUATION, RESAMPLE_TRANSITION, _kernel, _ratio
+from seqdown.resample import (
+    RESAMPLE_ATTENUATION,
+    RESAMPLE_TRANSITION,
+    _compute_dtype,
+    _kernel,
+    _ratio,
+)
 
 __all__ = ["StreamingResampler"]
 
@@ -73,8 +79,7 @@ class StreamingResampler:
 
     def _start(self, block: Tensor) -> None:
         """Sets up dtype, weight and the leading zeros from the first block."""
-        half = block.dtype in (torch.float16, torch.bfloat16)
-        compute = torch.float32 if half else block.dtype
+        compute = _compute_dtype(block)
         self._dtype = block.dtype
         self._weight = torch.tensor(self.kernel.weight, dtype=compute, device=block.device)
         # The first step reads `left` samples before the signal: zeros.
