@@ -30,7 +30,7 @@ import torchaudio.functional as AF
 from scipy import signal
 
 import seqdown
-from seqdown.filters import design_lowpass
+from seqdown.dsp.filters import design_lowpass
 
 Resampler = Callable[[np.ndarray], np.ndarray]  # float32 (channels, time) -> (channels, time')
 

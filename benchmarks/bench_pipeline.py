@@ -5,7 +5,7 @@ window, 10 ms hop, HTK mel scale, ``ln(power + 1e-6)``) shortened by 2 with the
 same 31-tap low-pass (``Decimate(2)``'s filter through ``scipy.signal.resample_poly``
 on the librosa side), and save one ``.npy`` per file:
 
-* seqdown: :func:`seqdown.pipeline.preprocess` (what ``seqdown preprocess
+* seqdown: :func:`seqdown.dataset.pipeline.preprocess` (what ``seqdown preprocess
   --frontend decimate:2`` runs): streamed decoding, seqdown's 100 dB ``Resample``,
   torchaudio features, atomic writes, manifest and journal;
 * librosa: ``librosa.load(path, sr=16000)`` (soxr "HQ" resampling, mono),
@@ -37,11 +37,11 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-from seqdown.audio import find_audio
-from seqdown.filters import design_lowpass
-from seqdown.manifest import Record, read_jsonl
-from seqdown.pipeline import preprocess
-from seqdown.settings import Settings
+from seqdown.dataset.audio import find_audio
+from seqdown.dataset.manifest import Record, read_jsonl
+from seqdown.dataset.pipeline import preprocess
+from seqdown.dataset.settings import Settings
+from seqdown.dsp.filters import design_lowpass
 
 #: Sample rates and channel counts of the generated set, cycled over the files.
 FORMATS = [(44100, 2), (48000, 1), (22050, 1), (8000, 1), (16000, 1), (32000, 2)]

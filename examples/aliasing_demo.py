@@ -33,7 +33,7 @@ import torch
 from scipy import signal
 
 import seqdown
-from seqdown.plotting import new_figure
+from seqdown.analysis.plotting import new_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNALS = {

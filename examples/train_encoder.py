@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import seqdown
-from seqdown.features import FeatureSpec, compute_features
+from seqdown.dataset.features import FeatureSpec, compute_features
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "audio_fixtures" / "digits"

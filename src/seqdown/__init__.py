@@ -26,12 +26,32 @@ Also: :func:`build_frontend` (spec strings such as ``"decimate:2+max:2"``),
 :func:`design_lowpass`, and the length algebra in :mod:`seqdown.lengths`.
 """
 
-from seqdown.base import FrontEnd
-from seqdown.blur import BlurPool, blur_pool
-from seqdown.chain import Chain, build_frontend
-from seqdown.conv import StridedConv
-from seqdown.encoder import RNNEncoder
-from seqdown.filters import design_lowpass
+from importlib.metadata import PackageNotFoundError, version
+
+from seqdown.dsp.filters import design_lowpass
+from seqdown.frontends import (
+    AvgPool,
+    BlurPool,
+    Chain,
+    Decimate,
+    FrameStack,
+    FrontEnd,
+    MaxPool,
+    PyramidPool,
+    Resample,
+    RNNEncoder,
+    StridedConv,
+    TransposedConv,
+    Upsample,
+    blur_pool,
+    build_frontend,
+    decimate,
+    frame_stack,
+    pad_or_trim,
+    pyramid_pool,
+    resample,
+    upsample,
+)
 from seqdown.lengths import (
     conv_length,
     lengths_to_mask,
@@ -42,13 +62,11 @@ from seqdown.lengths import (
     transposed_conv_length,
     upsample_length,
 )
-from seqdown.pooling import AvgPool, MaxPool
-from seqdown.pyramid import PyramidPool, pyramid_pool
-from seqdown.resample import Decimate, Resample, decimate, resample
-from seqdown.stack import FrameStack, frame_stack
-from seqdown.upsample import TransposedConv, Upsample, pad_or_trim, upsample
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("seqdown")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AvgPool",

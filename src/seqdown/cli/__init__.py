@@ -1,0 +1,43 @@
+"""The ``seqdown`` command: thin wrappers over library functions.
+
+Each subcommand lives in :mod:`seqdown.cli` as a module with
+``add_parser(subparsers)``, which registers its arguments and sets ``run``, a
+function of the parsed arguments returning the exit status.
+
+Exit status: 0 on success, 1 when the command ran but some inputs failed, 2 for
+usage errors (as argparse reports them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from seqdown import __version__
+from seqdown.cli import analyze, merge, preprocess
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``seqdown`` command and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="seqdown",
+        description="Length-exact, anti-aliased downsampling for speech and audio datasets.",
+    )
+    parser.add_argument("--version", action="version", version=f"seqdown {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in (preprocess, merge, analyze):
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``seqdown`` with ``argv`` (default: the process arguments); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""Subcommands of the ``seqdown`` command, one module each (see :mod:`seqdown.cli`)."""

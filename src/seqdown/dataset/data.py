@@ -1,0 +1,124 @@
+"""Reading a preprocessed dataset back for training.
+
+``DataLoader(ManifestDataset("build/demo/manifest.jsonl"), batch_size=8,
+collate_fn=collate)`` gives batches that :class:`seqdown.RNNEncoder` (or any
+seqdown front-end) takes directly::
+
+    for features, lengths, records in loader:
+        y, out_lengths = encoder(features, lengths)   # (batch, channels, time), int64 (batch,)
+
+:class:`ManifestDataset` items are ``(array, record)``: the float32 array as a
+``(feature_channels, num_frames)`` tensor and its :class:`~seqdown.dataset.manifest.Record`.
+:func:`collate` pads with zeros to the longest item; ``lengths`` are the arrays'
+own time lengths, which the manifest guarantees equal ``record.num_frames``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from seqdown.dataset.manifest import Record, read_jsonl
+
+__all__ = ["Batch", "ManifestDataset", "collate"]
+
+
+class ManifestDataset(Dataset):
+    """The utterances of a ``manifest.jsonl`` written by ``seqdown preprocess``.
+
+    Args:
+        manifest_path: the manifest; ``feature_filepath`` is read relative to its folder.
+        verify: check each array's SHA-256 against its record when it is loaded.
+
+    Item ``i`` is ``(features, record)``: ``features`` a float32 tensor
+    ``(feature_channels, num_frames)``, ``record`` the :class:`Record`.
+
+    Raises:
+        FileNotFoundError: the manifest does not exist.
+        ValueError: a line of the manifest is not a record; or, when an item is
+            loaded, its array does not have the shape (or checksum) of its record.
+
+    Example:
+        >>> dataset = ManifestDataset("build/demo/manifest.jsonl")  # doctest: +SKIP
+        >>> features, record = dataset[0]  # doctest: +SKIP
+        >>> features.shape[-1] == record.num_frames  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, manifest_path: str | os.PathLike[str], verify: bool = False) -> None:
+        self.manifest_path = Path(manifest_path)
+        self.root = self.manifest_path.parent
+        self.records = read_jsonl(self.manifest_path, Record)
+        self.verify = bool(verify)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Record]:
+        record = self.records[index]
+        path = self.root / record.feature_filepath
+        if self.verify:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != record.sha256:
+                raise ValueError(f"{os.fspath(path)!r} has sha256 {digest}, but the manifest "
+                                 f"says {record.sha256}; the dataset was modified or damaged")
+        array = np.load(path, allow_pickle=False)
+        if list(array.shape) != record.shape or array.dtype != np.float32:
+            raise ValueError(f"{os.fspath(path)!r} holds {array.dtype} {list(array.shape)}, but "
+                             f"the manifest says float32 {record.shape}")
+        return torch.from_numpy(array), record
+
+
+class Batch(NamedTuple):
+    """A padded batch: unpacks as ``features, lengths, records``.
+
+    Attributes:
+        features: float32 ``(batch, channels, time)``, zero beyond each length.
+        lengths: int64 ``(batch,)``, each item's time length.
+        records: the items' records, in batch order.
+    """
+
+    features: Tensor
+    lengths: Tensor
+    records: list[Record]
+
+
+def collate(items: Sequence[tuple[Tensor, Record]]) -> Batch:
+    """Pads ``(features, record)`` items into a :class:`Batch` (``collate_fn`` of a DataLoader).
+
+    Args:
+        items: ``(features (channels, time), record)`` pairs, e.g. from
+            :class:`ManifestDataset`; all with the same ``channels``.
+
+    Returns:
+        ``Batch(features (batch, channels, max time), lengths int64 (batch,), records)``.
+
+    Raises:
+        ValueError: no items, an array that is not 2-D, or different channel counts.
+
+    Example:
+        >>> rec = None  # records are passed through untouched
+        >>> batch = collate([(torch.ones(2, 3), rec), (torch.ones(2, 1), rec)])
+        >>> batch.features.shape, batch.lengths.tolist()
+        (torch.Size([2, 2, 3]), [3, 1])
+    """
+    if not items:
+        raise ValueError("items must hold at least one (features, record) pair, got none")
+    shapes = [tuple(features.shape) for features, _ in items]
+    if any(len(shape) != 2 for shape in shapes) or len({shape[0] for shape in shapes}) != 1:
+        raise ValueError("items must be (channels, time) arrays with the same channels, got "
+                         f"shapes {shapes}")
+    lengths = torch.tensor([shape[1] for shape in shapes], dtype=torch.int64)
+    first = items[0][0]
+    features = first.new_zeros(len(items), shapes[0][0], int(lengths.max()))
+    for row, (array, _) in enumerate(items):
+        features[row, :, :array.shape[1]] = array
+    return Batch(features, lengths, [record for _, record in items])

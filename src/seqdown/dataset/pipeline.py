@@ -1,0 +1,310 @@
+"""``seqdown preprocess``: a folder of audio to a resumable dataset of feature arrays.
+
+:func:`preprocess` lists the audio files (:func:`~seqdown.dataset.audio.find_audio`),
+keeps this shard's share, skips the files a previous run finished (the
+:mod:`~seqdown.dataset.journal`), processes the rest in worker processes
+(:func:`~seqdown.dataset.utterance.process_file`, :func:`~seqdown.dataset.workers.run_jobs`)
+and writes the dataset folder::
+
+    OUTPUT_DIR/
+        dataset.json       settings, parameters, versions, counts (complete: true at the end)
+        manifest.jsonl     one Record per utterance, sorted by id
+        failures.jsonl     one Failure per file that failed, sorted by source
+        features/<id>.npy  float32 (feature_channels, num_frames)
+        journal.jsonl      what is finished, for resuming
+        .lock              held while a run writes here
+
+Guarantees: every write is atomic (:mod:`~seqdown.dataset.atomic`); while a run is in
+progress (or after it was killed) ``dataset.json`` says ``"complete": false``
+and there is no ``manifest.jsonl``, so nothing unfinished passes for a dataset;
+the outputs of a run depend only on the inputs and settings (not on ``workers``, on the order in
+which files finish, or on interruptions and resumes); a folder made with other
+settings is refused before anything in it changes.
+
+Sharding: a file belongs to shard ``int(sha256(source).hexdigest()[:16], 16) %
+num_shards``, where ``source`` is its path relative to INPUT_DIR. Adding files
+never moves the others between shards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqdown.dataset.atomic import remove_temporaries, write_text
+from seqdown.dataset.audio import find_audio
+from seqdown.dataset.journal import JOURNAL_FILE, Entry, Journal, is_current
+from seqdown.dataset.manifest import (
+    FAILURES_FILE,
+    FEATURES_DIR,
+    MANIFEST_FILE,
+    Failure,
+    total_hours,
+    write_jsonl,
+)
+from seqdown.dataset.progress import Progress
+from seqdown.dataset.settings import (
+    DATASET_FILE,
+    Settings,
+    SettingsMismatch,
+    UsageError,
+    describe_dataset,
+    differences,
+    read_dataset_file,
+)
+from seqdown.dataset.utterance import Job, process_file
+from seqdown.dataset.workers import WorkerCrash, run_jobs
+
+__all__ = [
+    "LOCK_FILE",
+    "Summary",
+    "clear_outputs",
+    "dataset_lock",
+    "finish_dataset",
+    "preprocess",
+    "shard_of",
+]
+
+LOCK_FILE = ".lock"
+#: What --overwrite removes: seqdown's own outputs, never other files.
+_OUTPUTS = (DATASET_FILE, MANIFEST_FILE, FAILURES_FILE, JOURNAL_FILE)
+
+
+def shard_of(source: str, num_shards: int) -> int:
+    """The shard of the relative path ``source``: a stable hash of it, modulo ``num_shards``."""
+    return int(hashlib.sha256(source.encode("utf-8")).hexdigest()[:16], 16) % num_shards
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a run did.
+
+    Attributes:
+        output_dir: the dataset folder.
+        done: files processed by this run.
+        skipped: files a previous run had finished, unchanged.
+        failed: files that failed (recorded in ``failures.jsonl``).
+        hours: hours of source audio in the dataset (done and skipped).
+        processed_seconds: seconds of source audio this run processed.
+        elapsed: wall-clock seconds of the run.
+    """
+
+    output_dir: str
+    done: int
+    skipped: int
+    failed: int
+    hours: float
+    processed_seconds: float
+    elapsed: float
+
+    @property
+    def real_time_factor(self) -> float | None:
+        """Processing time per second of audio processed (None when nothing was processed)."""
+        return self.elapsed / self.processed_seconds if self.processed_seconds else None
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of a run."""
+        rtf = self.real_time_factor
+        speed = "n/a" if rtf is None else f"{rtf:.4f}"
+        failures = (f" (see {os.path.join(self.output_dir, FAILURES_FILE)})"
+                    if self.failed else "")
+        return (f"{self.done + self.skipped + self.failed} files: {self.done} done, "
+                f"{self.skipped} skipped, {self.failed} failed{failures}; "
+                f"{self.hours:.4f} h of audio; {self.elapsed:.1f} s, real-time factor {speed}")
+
+
+@contextlib.contextmanager
+def dataset_lock(folder: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``folder/.lock`` (POSIX ``flock``; released if killed).
+
+    Raises:
+        UsageError: another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no locking
+        yield
+        return
+    with open(folder / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"another seqdown process is writing to {os.fspath(folder)!r}; "
+                             "wait for it to finish (or stop it) and run again") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_output(folder: Path, settings: Settings, overwrite: bool) -> None:
+    """Refuses an OUTPUT_DIR this run must not write to; changes nothing.
+
+    Raises:
+        UsageError: OUTPUT_DIR is a file, or a non-empty folder that is not a
+            dataset.
+        SettingsMismatch: OUTPUT_DIR holds a dataset made with other settings
+            and ``overwrite`` is False.
+    """
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise UsageError(f"OUTPUT_DIR must be a folder, got the file {os.fspath(folder)!r}")
+    try:
+        existing = read_dataset_file(folder)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if existing is None:
+        if any(path.name != LOCK_FILE for path in folder.iterdir()):
+            raise UsageError(f"OUTPUT_DIR {os.fspath(folder)!r} is not empty and holds no "
+                             f"{DATASET_FILE}; choose a new or empty folder")
+        return
+    if overwrite:
+        return
+    changed = differences(existing[1], settings, ignore=("exclude",))
+    if changed:
+        raise SettingsMismatch(
+            f"OUTPUT_DIR {os.fspath(folder)!r} holds a dataset made with "
+            f"{'; '.join(changed)}. Run again with the same options to resume it, pass "
+            "--overwrite to start over, or choose another OUTPUT_DIR")
+
+
+def clear_outputs(folder: Path) -> None:
+    """Removes seqdown's outputs from ``folder`` (for --overwrite)."""
+    shutil.rmtree(folder / FEATURES_DIR, ignore_errors=True)
+    for name in _OUTPUTS:
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
+
+
+def _write_description(folder: Path, settings: Settings, counts: dict[str, Any] | None) -> None:
+    description = describe_dataset(settings, complete=counts is not None, counts=counts)
+    write_text(folder / DATASET_FILE, json.dumps(description, indent=2, ensure_ascii=False) + "\n")
+
+
+def finish_dataset(folder: Path, settings: Settings, entries: list[Entry],
+                   failures: list[Failure]) -> dict[str, Any]:
+    """Writes the final outputs of a dataset folder and removes arrays nobody refers to.
+
+    Args:
+        folder: the dataset folder.
+        settings: its settings.
+        entries: the finished utterances (any order).
+        failures: the failed files (any order).
+
+    Returns:
+        The counts written to ``dataset.json``: utterances, failures, hours.
+    """
+    entries = sorted(entries, key=lambda entry: entry.record.id)
+    records = [entry.record for entry in entries]
+    write_jsonl(folder / MANIFEST_FILE, records)
+    write_jsonl(folder / FAILURES_FILE, sorted(failures, key=lambda failure: failure.source))
+    Journal(folder).rewrite(entries)
+    wanted = {Path(record.feature_filepath).name for record in records}
+    for array in (folder / FEATURES_DIR).glob("*.npy"):
+        if array.name not in wanted:
+            array.unlink()
+    counts = {"utterances": len(records), "failures": len(failures),
+              "hours": total_hours(records)}
+    _write_description(folder, settings, counts)
+    return counts
+
+
+def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry]
+          ) -> tuple[list[Job], list[Entry], list[Failure]]:
+    """Splits this shard's files into jobs to run, finished entries, and files that vanished."""
+    try:
+        sources = find_audio(settings.input_dir, settings.exclude, skip=folder)
+    except NotADirectoryError as error:
+        raise UsageError(str(error)) from None
+    jobs, finished, failures = [], [], []
+    for source in sources:
+        if shard_of(source, settings.num_shards) != settings.shard_index:
+            continue
+        try:
+            status = os.stat(os.path.join(settings.input_dir, source))
+        except OSError as error:
+            failures.append(Failure(source, type(error).__name__, error.strerror or str(error)))
+            continue
+        entry = journal.get(source)
+        if entry is not None and is_current(entry, status, folder):
+            finished.append(entry)
+        else:
+            jobs.append(Job(source, os.fspath(folder), settings, status.st_size,
+                            status.st_mtime_ns))
+    return jobs, finished, failures
+
+
+def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, workers: int = 1,
+               overwrite: bool = False, progress: Progress | None = None) -> Summary:
+    """Preprocesses ``settings.input_dir`` into the dataset folder ``output_dir``.
+
+    Args:
+        settings: what to do to each file (see :meth:`Settings.make`).
+        output_dir: the dataset folder; created if needed; resumed if it holds
+            a dataset made with the same settings.
+        workers: worker processes (1 runs in this process).
+        overwrite: start over even if ``output_dir`` holds a dataset made with
+            other settings (only seqdown's own outputs are removed).
+        progress: reports files as they finish; None for silence.
+
+    Returns:
+        A :class:`Summary`; ``summary.failed`` files are in ``failures.jsonl``.
+
+    Raises:
+        UsageError: INPUT_DIR is not a folder, OUTPUT_DIR is not a dataset
+            folder, or another process is writing to it.
+        SettingsMismatch: OUTPUT_DIR holds a dataset made with other settings
+            (and not ``overwrite``); nothing was changed.
+    """
+    start = time.monotonic()
+    folder = Path(output_dir).absolute()
+    if not Path(settings.input_dir).is_dir():
+        raise UsageError(f"INPUT_DIR must be a folder, got {settings.input_dir!r}")
+    _check_output(folder, settings, overwrite)
+    folder.mkdir(parents=True, exist_ok=True)
+    with dataset_lock(folder):
+        if overwrite:
+            clear_outputs(folder)
+        (folder / FEATURES_DIR).mkdir(exist_ok=True)
+        remove_temporaries(folder)
+        remove_temporaries(folder / FEATURES_DIR)
+        _write_description(folder, settings, counts=None)
+        # While arrays may change, no manifest may describe them: readers wait for the end.
+        for name in (MANIFEST_FILE, FAILURES_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (folder / name).unlink()
+        journal = Journal(folder)
+        jobs, entries, failures = _jobs(settings, folder, journal.load())
+        journal.rewrite(entries)  # drops stale entries and a torn last line
+        skipped, processed_seconds = len(entries), 0.0
+        if progress is not None:
+            progress.start(len(jobs))
+        try:
+            # No more processes than jobs: a lone file runs here, without starting a pool.
+            for job, outcome in run_jobs(process_file, jobs, max(1, min(workers, len(jobs)))):
+                if isinstance(outcome, WorkerCrash):
+                    outcome = Failure(job.source, "WorkerCrashed", outcome.message)
+                if isinstance(outcome, Entry):
+                    journal.append(outcome)
+                    entries.append(outcome)
+                    processed_seconds += outcome.record.duration
+                else:
+                    failures.append(outcome)
+                if progress is not None:
+                    progress.advance(outcome if isinstance(outcome, Failure) else None)
+        finally:
+            journal.close()
+            if progress is not None:
+                progress.finish()
+        counts = finish_dataset(folder, settings, entries, failures)
+    return Summary(os.fspath(output_dir), len(entries) - skipped, skipped, len(failures),
+                   counts["hours"], processed_seconds, time.monotonic() - start)

@@ -1,0 +1,247 @@
+"""The settings of a preprocessed dataset, and its ``dataset.json``.
+
+A dataset folder is made with one set of :class:`Settings`; a later run may
+resume it only with the same ones, and shards merge only when theirs agree
+(except the shard index). :func:`differences` names each option that differs
+as the user typed it (``--sample-rate 8000 (this run: 16000)``).
+
+``dataset.json`` holds the settings, the resampler, feature and front-end
+parameters that follow from them (factor, receptive field, frame rate), the
+library versions and the counts. It contains nothing that depends on the run
+(no times, no worker count), so two runs on the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio
+
+from seqdown import __version__
+from seqdown._validation import check_choice, check_positive_int
+from seqdown.dataset.features import FeatureKind, FeatureSpec
+from seqdown.frontends.chain import Chain, build_frontend
+
+__all__ = [
+    "CHANNEL_MODES",
+    "DATASET_FILE",
+    "OPTION_NAMES",
+    "RESAMPLING",
+    "ChannelMode",
+    "Settings",
+    "SettingsMismatch",
+    "UsageError",
+    "describe_dataset",
+    "differences",
+    "read_dataset_file",
+]
+
+ChannelMode = Literal["mono", "keep"]
+CHANNEL_MODES: tuple[str, ...] = get_args(ChannelMode)
+DATASET_FILE = "dataset.json"
+#: The anti-aliasing low-pass of every resampling: :class:`seqdown.Resample` with these.
+RESAMPLING = {"attenuation": 100.0, "transition": 0.1}
+#: How each setting is spelled on the command line.
+OPTION_NAMES = {
+    "input_dir": "INPUT_DIR",
+    "sample_rate": "--sample-rate",
+    "features": "--features",
+    "n_mels": "--n-mels",
+    "n_mfcc": "--n-mfcc",
+    "win_ms": "--win-ms",
+    "hop_ms": "--hop-ms",
+    "frontend": "--frontend",
+    "channels": "--channels",
+    "num_shards": "--num-shards",
+    "shard_index": "--shard-index",
+    "exclude": "--exclude",
+}
+
+
+class UsageError(Exception):
+    """A command cannot run as asked (exit status 2); nothing has been changed."""
+
+
+class SettingsMismatch(UsageError):
+    """An existing dataset was made with other settings."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``seqdown preprocess`` does to every file; see :meth:`make`."""
+
+    input_dir: str
+    sample_rate: int
+    features: FeatureKind
+    n_mels: int | None
+    n_mfcc: int | None
+    win_ms: float | None
+    hop_ms: float | None
+    frontend: str
+    channels: ChannelMode
+    num_shards: int
+    shard_index: int
+    exclude: tuple[str, ...]
+
+    @classmethod
+    def make(cls, input_dir: str | os.PathLike[str], *, sample_rate: int = 16000,
+             features: FeatureKind = "logmel", n_mels: int = 80, n_mfcc: int = 13,
+             win_ms: float = 25.0, hop_ms: float = 10.0, frontend: str = "none",
+             channels: ChannelMode = "mono", num_shards: int = 1, shard_index: int = 0,
+             exclude: tuple[str, ...] | list[str] = ()) -> Settings:
+        """Validates and normalises the options of ``seqdown preprocess``.
+
+        Options that the chosen features do not use are stored as None (so
+        that ``--n-mels`` does not matter for ``--features wave``), the
+        front-end spec is lower-cased without spaces, and ``input_dir`` is made
+        absolute.
+
+        Raises:
+            ValueError: a value out of range, an unknown choice, or a learnable
+                front-end; the message names the option.
+        """
+        check_choice("--channels", channels, CHANNEL_MODES)
+        num_shards = check_positive_int("--num-shards", num_shards)
+        shard_index = check_positive_int("--shard-index", shard_index, minimum=0)
+        if shard_index >= num_shards:
+            raise ValueError(f"--shard-index must be < --num-shards ({num_shards}), "
+                             f"got {shard_index}")
+        spec = FeatureSpec(features, sample_rate, n_mels, n_mfcc, win_ms, hop_ms)
+        spectral = features != "wave"
+        settings = cls(
+            input_dir=os.path.abspath(input_dir), sample_rate=int(sample_rate),
+            features=spec.kind, n_mels=int(n_mels) if spectral else None,
+            n_mfcc=int(n_mfcc) if features == "mfcc" else None,
+            win_ms=float(win_ms) if spectral else None,
+            hop_ms=float(hop_ms) if spectral else None,
+            frontend=frontend.replace(" ", "").lower() or "none", channels=channels,
+            num_shards=num_shards, shard_index=shard_index, exclude=tuple(exclude))
+        settings.build_frontend()
+        return settings
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The :class:`FeatureSpec` these settings give."""
+        spectral = {key: value for key in ("n_mels", "n_mfcc", "win_ms", "hop_ms")
+                    if (value := getattr(self, key)) is not None}
+        return FeatureSpec(self.features, self.sample_rate, **spectral)
+
+    def build_frontend(self) -> Chain:
+        """The front-end, checked to be fixed (no learnable weights).
+
+        Raises:
+            ValueError: the spec is invalid or builds a learnable front-end.
+        """
+        try:
+            frontend = build_frontend(self.frontend, channels=1)
+        except ValueError as error:
+            raise ValueError(f"--frontend: {error}") from None
+        if any(True for _ in frontend.parameters()):
+            raise ValueError(
+                f"--frontend must be a fixed (non-learnable) front-end, got {self.frontend!r}, "
+                "whose weights would be untrained here; use max, avg, decimate, blur or "
+                "stack, and put a learnable 'conv' in the model instead")
+        return frontend
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON values."""
+        values = asdict(self)
+        values["exclude"] = list(self.exclude)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Settings:
+        """Inverse of :meth:`to_dict`."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known
+                      and key != "exclude"}, exclude=tuple(values.get("exclude", ())))
+
+    def unsharded(self) -> Settings:
+        """These settings as one unsharded run would have them (for merged shards)."""
+        return replace(self, num_shards=1, shard_index=0)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(repr(v) for v in value) or "(none)"
+    return "(unused)" if value is None else str(value)
+
+
+def differences(old: Settings, new: Settings, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The options in which ``new`` differs from ``old``, as ``--option OLD (this run: NEW)``."""
+    found = []
+    for key in OPTION_NAMES:
+        if key in ignore:
+            continue
+        before, after = getattr(old, key), getattr(new, key)
+        if before != after:
+            found.append(f"{OPTION_NAMES[key]} {_show(before)} (this run: {_show(after)})")
+    return found
+
+
+def _json_number(value: int | Fraction) -> int | str:
+    """An int as is, a Fraction as ``"num/den"`` (JSON has no exact fractions)."""
+    return value if isinstance(value, int) else str(value)
+
+
+def describe_dataset(settings: Settings, complete: bool, counts: dict[str, Any] | None
+                     ) -> dict[str, Any]:
+    """The content of ``dataset.json`` for a dataset made with ``settings``.
+
+    Args:
+        settings: the settings.
+        complete: whether every file of the run has been processed.
+        counts: ``{"utterances": ..., "failures": ..., "hours": ...}``, or None
+            while the run is in progress.
+    """
+    spec = settings.feature_spec
+    frontend = settings.build_frontend()
+    return {
+        "format": "seqdown-dataset",
+        "format_version": 1,
+        "complete": complete,
+        "settings": settings.to_dict(),
+        "resampling": {"op": "seqdown.Resample", **RESAMPLING,
+                       "sample_rate": settings.sample_rate},
+        "features": spec.describe(),
+        "frontend": {
+            "spec": settings.frontend,
+            "factor": _json_number(frontend.factor),
+            "receptive_field": frontend.receptive_field,
+            "min_length": frontend.min_length,
+            "frame_rate": float(spec.frame_rate / frontend.factor),
+        },
+        "sharding": "a file goes to shard int(sha256(source).hexdigest()[:16], 16) % num_shards",
+        "counts": counts,
+        "versions": {
+            "seqdown": __version__, "torch": torch.__version__,
+            "torchaudio": torchaudio.__version__, "numpy": np.__version__,
+            "soundfile": soundfile.__version__, "libsndfile": soundfile.__libsndfile_version__,
+        },
+    }
+
+
+def read_dataset_file(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], Settings] | None:
+    """Reads ``folder/dataset.json``; None when there is none.
+
+    Raises:
+        ValueError: the file exists but is not a seqdown ``dataset.json``.
+    """
+    path = Path(folder) / DATASET_FILE
+    if not path.exists():
+        return None
+    try:
+        description = json.loads(path.read_text(encoding="utf-8"))
+        if description.get("format") != "seqdown-dataset":
+            raise ValueError("no 'format': 'seqdown-dataset' entry")
+        return description, Settings.from_dict(description["settings"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{os.fspath(path)!r} is not a seqdown dataset.json: {error}") from None

@@ -1,0 +1,170 @@
+"""One audio file to one feature array: the work a preprocessing worker does.
+
+:func:`process_file` decodes the file block by block (float32), mixes it to
+mono or keeps its channels, resamples each block with
+:class:`~seqdown.dsp.streaming.StreamingResampler` (seqdown's ``Resample`` filter,
+:data:`~seqdown.dataset.settings.RESAMPLING`), computes the features as the blocks
+arrive (:class:`~seqdown.dataset.features.FeatureExtractor`), runs the front-end on
+the feature sequence and saves the array atomically.
+
+Memory does not depend on the source's length, rate or channels, only on the
+features: one decoded block (:data:`BLOCK_FRAMES` samples per channel, float32),
+the resampler's and the feature extractor's buffers (a filter length, a window),
+and the features of the whole file, float32, which the concatenation of the
+streamed frames and the front-end's working copies hold up to about five times
+over. Measured peak growth (3 min of 96 kHz 4-channel audio, 276 MB decoded as
+float32): 18 MB for log-mels, 27 MB with ``decimate:2``. For log-mels at 10 ms
+the bound is ``5 * 80 * 4 * 100`` bytes per second, 0.6 GB per hour of audio
+(one float64 copy of a 48 kHz stereo hour is 2.8 GB); ``--features wave`` at
+16 kHz keeps the resampled waveform, twice that.
+
+Every error becomes a :class:`~seqdown.dataset.manifest.Failure` whose ``error`` is the
+exception's class name: a bad file never stops a run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqdown.dataset.atomic import save_array
+from seqdown.dataset.audio import NonFiniteSamples, TooShort, open_audio
+from seqdown.dataset.features import FeatureExtractor
+from seqdown.dataset.journal import Entry
+from seqdown.dataset.manifest import FEATURES_DIR, Failure, Record, utterance_id
+from seqdown.dataset.settings import RESAMPLING, Settings
+from seqdown.dsp.streaming import StreamingResampler
+from seqdown.frontends.chain import Chain
+from seqdown.lengths import resample_length
+
+__all__ = ["BLOCK_FRAMES", "Job", "process_file"]
+
+#: Samples per channel decoded at a time (1 MiB per channel as float32). A constant, so
+#: that the float rounding of the streaming steps is the same on every run.
+BLOCK_FRAMES = 1 << 18
+
+
+@dataclass(frozen=True)
+class Job:
+    """A file to process.
+
+    Attributes:
+        source: path relative to the input folder (POSIX separators).
+        output_dir: the dataset folder (absolute).
+        settings: the run's settings.
+        source_size: the file's size when it was listed, in bytes.
+        source_mtime_ns: its modification time then, in ns.
+    """
+
+    source: str
+    output_dir: str
+    settings: Settings
+    source_size: int
+    source_mtime_ns: int
+
+    @property
+    def audio_path(self) -> str:
+        """Absolute path of the source file."""
+        return os.path.join(self.settings.input_dir, *self.source.split("/"))
+
+
+@lru_cache(maxsize=4)
+def _frontend(settings: Settings) -> Chain:
+    return settings.build_frontend().eval()
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """Features of a file before the front-end, and the lengths on the way."""
+
+    features: torch.Tensor  # (feature_channels, feature_frames) float32
+    sample_rate: int
+    channels: int
+    samples: int
+    resampled: int
+
+
+def _mix_to_mono(block: np.ndarray) -> np.ndarray:
+    """The mean of the channels of ``(channels, n)``, as ``(1, n)`` float32.
+
+    Channel by channel: on soundfile's time-major blocks this is 15 times faster
+    than ``block.mean(axis=0)``, and it sums in a fixed order.
+    """
+    mixed = block[0].copy()
+    for channel in block[1:]:
+        mixed += channel
+    mixed /= block.shape[0]
+    return mixed[None]
+
+
+def _decode(job: Job) -> _Decoded:
+    """Decodes, mixes, resamples and computes the features of ``job``'s file, block by block."""
+    settings = job.settings
+    extractor = FeatureExtractor(settings.feature_spec)
+    with open_audio(job.audio_path) as audio:
+        info = audio.info
+        stream = StreamingResampler(info.sample_rate, settings.sample_rate, **RESAMPLING)
+        for block in audio.blocks(BLOCK_FRAMES):
+            if settings.channels == "mono" and block.shape[0] > 1:
+                block = _mix_to_mono(block)
+            extractor.push(stream.process(torch.from_numpy(block)))
+        extractor.push(stream.flush())
+        samples = audio.frames_read
+    kernel = stream.kernel
+    if stream.samples_out != resample_length(samples, kernel.up, kernel.down):  # pragma: no cover
+        raise RuntimeError(f"resampled {samples} samples to {stream.samples_out}, but "
+                           "resample_length disagrees; this is a bug in seqdown")
+    return _Decoded(extractor.finish(), info.sample_rate, info.channels, samples,
+                    stream.samples_out)
+
+
+def _run(job: Job) -> Entry:
+    settings = job.settings
+    spec = settings.feature_spec
+    decoded = _decode(job)
+    frontend = _frontend(settings)
+    frames = decoded.features.shape[1]
+    if frontend.output_length(frames) < 1:
+        raise TooShort(f"{frames} feature frames, but --frontend {settings.frontend} needs at "
+                       f"least {frontend.min_length} to give one step")
+    with torch.no_grad():
+        array = frontend(decoded.features[None])[0][0]
+    if not torch.isfinite(array).all():
+        raise NonFiniteSamples("the features are not finite: the samples are finite but so "
+                               "large that their power overflows float32")
+    if array.shape[1] != frontend.output_length(frames):  # pragma: no cover - a bug
+        raise RuntimeError(f"the front-end gave {array.shape[1]} steps for {frames}, but its "
+                           "output_length disagrees; this is a bug in seqdown")
+    identifier = utterance_id(job.source)
+    relative = f"{FEATURES_DIR}/{identifier}.npy"
+    digest, size = save_array(Path(job.output_dir) / relative, array.numpy())
+    channels = 1 if settings.channels == "mono" else decoded.channels
+    record = Record(
+        id=identifier, source=job.source, audio_filepath=job.audio_path,
+        duration=decoded.samples / decoded.sample_rate,
+        orig_sampling_rate=decoded.sample_rate, sampling_rate=settings.sample_rate,
+        orig_channels=decoded.channels, channels=channels,
+        orig_num_samples=decoded.samples, num_samples=decoded.resampled,
+        features=settings.features, feature_frames=frames, num_frames=int(array.shape[1]),
+        frame_rate=float(spec.frame_rate / frontend.factor), feature_filepath=relative,
+        shape=list(array.shape), sha256=digest)
+    return Entry(record, job.source_size, job.source_mtime_ns, size)
+
+
+def process_file(job: Job) -> Entry | Failure:
+    """Processes one file; returns its journal entry, or the failure.
+
+    Runs in a worker process (it is picklable by reference) or in the parent.
+    Any exception becomes a :class:`Failure` naming its class, with the absolute
+    path replaced by ``source`` in the message.
+    """
+    try:
+        return _run(job)
+    except Exception as error:  # a bad file must never stop the run
+        message = str(error).replace(job.audio_path, job.source) or repr(error)
+        return Failure(job.source, type(error).__name__, message)

@@ -1,0 +1,187 @@
+"""``FrontEnd``: the contract every seqdown front-end keeps.
+
+:class:`PaddedBatchModule` holds what downsampling and upsampling share (the
+length rule, the channel rule, input checks, masking of the output); the
+upsamplers of :mod:`seqdown.frontends.upsampling` build on it too.
+
+A front-end shortens ``(batch, channels, time)`` sequences and knows exactly by
+how much. Subclasses implement two things: the op on a batch whose items all
+fill the time axis (:meth:`FrontEnd._shorten`) and the op's length rule
+(:meth:`FrontEnd.output_length`, written with :mod:`seqdown.lengths`). The base
+class turns them into the padded-batch contract:
+
+* the padding of each item is replaced by the value the op sees outside a lone
+  item (``_pad_value``: 0, or ``-inf`` for max pooling), so neither the padding
+  nor the other items can reach an item's output;
+* ``out_lengths = output_length(lengths)``, and every output step at or beyond
+  an item's output length is set to exactly zero;
+* inputs too short for one output step raise a ``ValueError`` that names the
+  minimum, unless ``lengths`` are given, in which case such items get length 0.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import overload
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqdown._validation import check_lengths, check_signal
+from seqdown.lengths import min_input_length, valid_steps
+
+__all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding"]
+
+
+def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
+    """Returns ``x`` with every step at or beyond ``lengths[b]`` set to ``value``.
+
+    Args:
+        x: ``(batch, channels, time)``.
+        lengths: int64 ``(batch,)``, on any device.
+        value: the fill, e.g. ``0.0`` or ``-inf``.
+    """
+    mask = valid_steps(lengths.to(x.device), x.shape[-1])
+    return x.masked_fill(~mask[:, None, :], value)
+
+
+class PaddedBatchModule(nn.Module):
+    """What every length-exact module of seqdown shares, downsampling or upsampling.
+
+    Subclasses state the length rule (:meth:`output_length`, written with
+    :mod:`seqdown.lengths`), the channel rule (:meth:`output_channels`) and any
+    extra input check (:meth:`check_input`); :meth:`check_batch` and
+    :meth:`mask_output` are the two ends of every ``forward``.
+    """
+
+    @overload
+    def output_length(self, n: int) -> int: ...
+
+    @overload
+    def output_length(self, n: Tensor) -> Tensor: ...
+
+    def output_length(self, n: int | Tensor) -> int | Tensor:
+        """Exact output length for ``n`` valid input steps (int, or int64 tensor elementwise)."""
+        raise NotImplementedError
+
+    def output_channels(self, channels: int) -> int:
+        """Channels of the output for ``channels`` input channels."""
+        return channels
+
+    def check_input(self, x: Tensor) -> None:
+        """Hook for subclasses to validate ``x`` beyond the common checks (e.g. channels)."""
+
+    def check_batch(self, x: Tensor, lengths: Tensor | None) -> Tensor | None:
+        """Checks ``x`` (``(batch, channels, time)``, real floating) and ``lengths``.
+
+        Returns:
+            ``lengths`` as int64, or None.
+        """
+        check_signal(x)
+        self.check_input(x)
+        return None if lengths is None else check_lengths(lengths, x)
+
+    @staticmethod
+    def mask_output(y: Tensor, out_lengths: Tensor) -> Tensor:
+        """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero."""
+        return fill_padding(y, out_lengths)
+
+
+class FrontEnd(PaddedBatchModule):
+    """Base class of all seqdown front-ends.
+
+    Shape:
+        - x: ``(batch, channels, time)``, any floating dtype and device.
+        - lengths: int64 ``(batch,)`` or None.
+        - y: ``(batch, output_channels(channels), output_length(time))``.
+        - out_lengths: int64 ``(batch,)`` on the lengths' device, or None.
+
+    Attributes:
+        factor: total downsampling ratio, an int (a ``Fraction`` for rational resampling).
+        receptive_field: how many input steps one output step depends on.
+
+    Example:
+        A new front-end states its op and its length rule; the padded-batch
+        contract comes from the base class:
+
+        >>> from seqdown.lengths import conv_length
+        >>> class KeepEven(FrontEnd):
+        ...     factor, receptive_field = 2, 1
+        ...     def output_length(self, n):
+        ...         return conv_length(n, 1, stride=2)
+        ...     def _shorten(self, x):
+        ...         return x[..., ::2]
+        >>> y, out = KeepEven()(torch.arange(10.0).view(2, 1, 5), torch.tensor([5, 2]))
+        >>> y.tolist(), out.tolist()
+        ([[[0.0, 2.0, 4.0]], [[5.0, 0.0, 0.0]]], [3, 1])
+    """
+
+    #: The value the op sees outside an item (0 for linear ops, -inf for max pooling).
+    _pad_value: float = 0.0
+
+    @property
+    def factor(self) -> int | Fraction:
+        """The total downsampling ratio."""
+        raise NotImplementedError
+
+    @property
+    def receptive_field(self) -> int:
+        """How many input steps one output step depends on."""
+        raise NotImplementedError
+
+    @property
+    def min_length(self) -> int:
+        """The smallest input length that yields at least one output step."""
+        return min_input_length(self.output_length)
+
+    def _shorten(self, x: Tensor) -> Tensor:
+        """The op on ``(batch, channels, time)`` whose items all fill the time axis."""
+        raise NotImplementedError
+
+    def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The op on a padded batch; the result's steps beyond each item's length are ignored."""
+        return self._shorten(fill_padding(x, lengths, self._pad_value))
+
+    def require_length(self, time: int) -> None:
+        """Raises a ValueError naming :attr:`min_length` if ``time`` gives no output step."""
+        if self.output_length(time) < 1:
+            raise ValueError(
+                f"x has {time} time steps, but {type(self).__name__} needs at least "
+                f"min_length={self.min_length} to produce one output step; pad the input "
+                "or pass lengths=... to get empty outputs for short items"
+            )
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Shortens ``x``.
+
+        Args:
+            x: ``(batch, channels, time)`` floating-point tensor.
+            lengths: optional int64 ``(batch,)`` of valid lengths (each ``<= time``).
+
+        Returns:
+            ``(y, out_lengths)``; ``out_lengths`` is None when ``lengths`` is None.
+
+        Raises:
+            TypeError: ``x`` is not a real floating-point tensor, or ``lengths`` not integer.
+            ValueError: ``x`` is not 3-D, ``lengths`` has the wrong size or range, or
+                ``x`` is shorter than :attr:`min_length` and no ``lengths`` are given.
+        """
+        lengths = self.check_batch(x, lengths)
+        time = x.shape[-1]
+        if lengths is None:
+            self.require_length(time)
+            return self._shorten(x), None
+        out_lengths = self.output_length(lengths)
+        if self.output_length(time) < 1:
+            # Every item is too short: run the op on a minimal padded input to learn the
+            # output's channels and dtype, and return zero steps.
+            padded = F.pad(x, (0, self.min_length - time))
+            y = self._shorten_padded(padded, torch.zeros_like(lengths))[..., :0]
+            return y, out_lengths
+        y = self._shorten_padded(x, lengths)
+        return self.mask_output(y, out_lengths), out_lengths
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}, receptive_field={self.receptive_field}"
+

@@ -1,0 +1,118 @@
+"""A small recurrent encoder that consumes front-end output, padding-free."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqdown._validation import check_choice, check_positive_int, check_signal
+from seqdown.frontends.base import FrontEnd
+from seqdown.frontends.chain import Chain, build_frontend
+
+__all__ = ["RNNEncoder"]
+
+RNNType = Literal["lstm", "gru"]
+_RNNS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RNNEncoder(nn.Module):
+    """Front-end, then an LSTM or GRU over the shortened sequence.
+
+    Takes features as torchaudio's ``MelSpectrogram`` gives them, ``(batch,
+    channels, time)``, shortens them with the front-end, and runs the recurrent
+    layers on packed sequences, so that padding never reaches the recurrent
+    state and each item's output equals the item encoded alone. Items whose
+    shortened length is 0 come out as zeros with length 0.
+
+    Args:
+        input_size: feature channels of the input (e.g. 80 log-mels).
+        hidden_size: hidden units per direction.
+        frontend: a :class:`FrontEnd`, a spec string for :func:`build_frontend`
+            (built with ``channels=input_size``), or None for no downsampling.
+        rnn: ``"lstm"`` or ``"gru"``.
+        num_layers: stacked recurrent layers.
+        bidirectional: run a backward direction too.
+        dropout: dropout between recurrent layers (``num_layers > 1``).
+
+    Shape:
+        - x: ``(batch, input_size, time)``; lengths: int64 ``(batch,)`` or None.
+        - y: ``(batch, frontend.output_length(time), hidden_size * directions)``.
+        - out_lengths: ``frontend.output_length(lengths)``, or None when ``lengths`` is None.
+
+    Example:
+        >>> encoder = RNNEncoder(80, 64, frontend="decimate:2+max:2")
+        >>> y, out = encoder(torch.randn(2, 80, 100), torch.tensor([100, 37]))
+        >>> y.shape, out.tolist()
+        (torch.Size([2, 25, 64]), [25, 9])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int,
+                 frontend: FrontEnd | str | None = None, rnn: RNNType = "lstm",
+                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        hidden_size = check_positive_int("hidden_size", hidden_size)
+        if frontend is None:
+            frontend = Chain()
+        elif isinstance(frontend, str):
+            frontend = build_frontend(frontend, channels=self.input_size)
+        elif not isinstance(frontend, FrontEnd):
+            raise TypeError("frontend must be a seqdown FrontEnd, a spec string or None, "
+                            f"got {type(frontend).__name__}")
+        if frontend.factor is None:
+            raise ValueError(f"frontend must keep a time axis for the recurrent layers, got "
+                             f"{type(frontend).__name__}")
+        self.frontend = frontend
+        rnn = check_choice("rnn", rnn, tuple(_RNNS))
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.rnn = _RNNS[rnn](frontend.output_channels(self.input_size), hidden_size,
+                              num_layers=check_positive_int("num_layers", num_layers),
+                              batch_first=True, bidirectional=bool(bidirectional),
+                              dropout=float(dropout))
+
+    @property
+    def factor(self) -> int | Fraction:
+        """The front-end's downsampling ratio."""
+        return self.frontend.factor
+
+    @property
+    def output_size(self) -> int:
+        """Features per output step: ``hidden_size * directions``."""
+        return self.rnn.hidden_size * (2 if self.rnn.bidirectional else 1)
+
+    def output_length(self, n):
+        """Output steps for ``n`` input steps; see :meth:`FrontEnd.output_length`."""
+        return self.frontend.output_length(n)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Encodes ``x``.
+
+        Raises:
+            ValueError: ``x`` does not have ``input_size`` channels, or as
+                :meth:`FrontEnd.forward`.
+        """
+        check_signal(x)
+        if x.shape[1] != self.input_size:
+            raise ValueError(f"x must have input_size={self.input_size} channels "
+                             f"(batch, channels, time), got shape {tuple(x.shape)}")
+        features, out_lengths = self.frontend(x, lengths)
+        sequence = features.transpose(1, 2)  # (batch, time, channels)
+        if out_lengths is None:
+            return self.rnn(sequence)[0], None
+        batch, steps = sequence.shape[:2]
+        output = sequence.new_zeros(batch, steps, self.output_size)
+        keep = torch.nonzero(out_lengths > 0).flatten()
+        if keep.numel():
+            kept_lengths = out_lengths[keep].cpu()
+            keep = keep.to(x.device)
+            packed = pack_padded_sequence(sequence[keep], kept_lengths, batch_first=True,
+                                          enforce_sorted=False)
+            encoded, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True,
+                                             total_length=steps)
+            output = output.index_copy(0, keep, encoded)
+        return output, out_lengths

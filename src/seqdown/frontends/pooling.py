@@ -1,0 +1,146 @@
+"""Max and average pooling over time, exact for padded batches.
+
+With ``lengths=None`` both equal ``torch.nn.MaxPool1d`` / ``AvgPool1d`` with the
+same arguments. With ``lengths``, each item is pooled as if it were alone:
+
+* max pooling sees ``-inf`` beyond an item's end, as torch's implicit padding;
+* average pooling divides each window by the count that torch would use for
+  the item alone. Torch's rule (``avg_pool2d``'s CPU and CUDA kernels): a window
+  starts at ``start = t * stride - padding``; with ``count_include_pad`` the
+  divisor is ``min(start + kernel_size, n + padding) - start`` (the padding
+  counts, but ``ceil_mode``'s overhang beyond it does not); without it, the
+  divisor is the number of real steps, ``min(start + kernel_size, n) -
+  max(start, 0)``. Replacing ``n`` by each item's length gives the per-item
+  divisor; the window sums themselves are computed on the zero-padded batch.
+
+Neither pooling filters before striding, so both alias; see the README's table.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seqdown._validation import check_positive_int
+from seqdown.frontends.base import FrontEnd, fill_padding
+from seqdown.lengths import kernel_span, pool_length
+
+__all__ = ["AvgPool", "MaxPool"]
+
+
+class _Pool(FrontEnd):
+    """Arguments, length rule and repr shared by MaxPool and AvgPool."""
+
+    def __init__(self, kernel_size: int, stride: int | None, padding: int, dilation: int,
+                 ceil_mode: bool) -> None:
+        super().__init__()
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else check_positive_int("stride", stride)
+        self.dilation = check_positive_int("dilation", dilation)
+        self.padding = check_positive_int("padding", padding, minimum=0)
+        # torch refuses more padding than half the kernel (dilation does not count).
+        if self.padding > self.kernel_size // 2:
+            raise ValueError(
+                f"padding must be at most kernel_size // 2 = {self.kernel_size // 2}, "
+                f"got {self.padding}"
+            )
+        self.ceil_mode = bool(ceil_mode)
+
+    @property
+    def factor(self) -> int:
+        return self.stride
+
+    @property
+    def receptive_field(self) -> int:
+        return kernel_span(self.kernel_size, self.dilation)
+
+    def output_length(self, n):
+        return pool_length(n, self.kernel_size, self.stride, self.padding, self.dilation,
+                           self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool(_Pool):
+    """Max pooling over time with exact lengths for padded batches.
+
+    Args:
+        kernel_size: window size.
+        stride: step between windows (default: ``kernel_size``); the ``factor``.
+        padding: implicit ``-inf`` on both sides, at most ``kernel_size // 2``.
+        dilation: spacing between the steps of a window.
+        ceil_mode: round the output length up (torch's rule; see :func:`pool_length`).
+
+    Shape:
+        - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
+        - y: ``(batch, channels, pool_length(time, ...))``.
+
+    Works with autograd and on any device; equals ``nn.MaxPool1d`` when ``lengths`` is None.
+
+    Example:
+        >>> y, out = MaxPool(2)(torch.arange(5.0).view(1, 1, 5), torch.tensor([5]))
+        >>> y.tolist(), out.tolist()
+        ([[[1.0, 3.0]]], [2])
+    """
+
+    _pad_value = float("-inf")
+
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
+                 dilation: int = 1, ceil_mode: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+
+    def _shorten(self, x: Tensor) -> Tensor:
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode)
+
+
+class AvgPool(_Pool):
+    """Average pooling over time with exact lengths for padded batches.
+
+    Args:
+        kernel_size: window size.
+        stride: step between windows (default: ``kernel_size``); the ``factor``.
+        padding: implicit zeros on both sides, at most ``kernel_size // 2``.
+        ceil_mode: round the output length up (torch's rule; see :func:`pool_length`).
+        count_include_pad: count the zero padding in the divisor.
+
+    Shape:
+        - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
+        - y: ``(batch, channels, pool_length(time, ...))``.
+
+    Works with autograd and on any device; equals ``nn.AvgPool1d`` when ``lengths`` is None.
+
+    Example:
+        >>> AvgPool(2)(torch.arange(4.0).view(1, 1, 4))[0].tolist()
+        [[[0.5, 2.5]]]
+    """
+
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True) -> None:
+        super().__init__(kernel_size, stride, padding, 1, ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+
+    def _shorten(self, x: Tensor) -> Tensor:
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
+        x = fill_padding(x, lengths, 0.0).unsqueeze(-2)
+        sums = F.avg_pool2d(x, (1, self.kernel_size), (1, self.stride), (0, self.padding),
+                            self.ceil_mode, True, divisor_override=1).squeeze(-2)
+        start = torch.arange(sums.shape[-1], device=x.device) * self.stride - self.padding
+        n = lengths.to(x.device)[:, None]
+        end = start + self.kernel_size
+        if self.count_include_pad:
+            divisor = torch.minimum(end, n + self.padding) - start
+        else:
+            divisor = torch.minimum(end, n) - start.clamp(min=0)
+        # Steps beyond an item's output length get a dummy divisor; the base class zeroes them.
+        return sums / divisor.clamp(min=1)[:, None, :].to(sums.dtype)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}")

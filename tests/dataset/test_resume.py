@@ -1,0 +1,73 @@
+"""A run killed with SIGKILL part-way leaves nothing that passes for finished, and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from seqdown.dataset.journal import Journal
+from tests.conftest import ROOT, preprocess_run, tree, write_audio
+
+pytestmark = pytest.mark.slow
+
+FILES = 30
+#: A long window with a 1 ms hop makes each 2 s file take ~0.1 s: time to kill the run part-way.
+OPTIONS = ("--win-ms", "200", "--hop-ms", "1", "--frontend", "decimate:2", "--workers", "1")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume") / "audio"
+    for index in range(FILES):
+        write_audio(folder / f"spk{index % 3}" / f"utt{index:02d}.wav", 2.0, 22050,
+                    channels=1 + index % 2, seed=index)
+    return folder
+
+
+def kill_when_arrays_appear(command: list[str], features, count: int) -> int:
+    """Starts ``command``, SIGKILLs its process group once ``count`` arrays exist."""
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if features.is_dir() and len(list(features.glob("[!.]*.npy"))) >= count:
+                break
+            time.sleep(0.005)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return process.returncode
+
+
+def test_resume_after_sigkill_equals_a_clean_run(inputs, tmp_path):
+    clean = preprocess_run(inputs, tmp_path / "clean", *OPTIONS)
+    assert clean.returncode == 0, clean.stderr
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "seqdown", "preprocess", str(inputs), str(killed), *OPTIONS]
+    assert kill_when_arrays_appear(command, killed / "features", 3) == -signal.SIGKILL
+
+    # Killed part-way: not finished, and every array under a final name is complete.
+    arrays = sorted((killed / "features").glob("[!.]*.npy"))
+    assert 3 <= len(arrays) < FILES
+    assert not (killed / "manifest.jsonl").exists()
+    assert json.loads((killed / "dataset.json").read_text())["complete"] is False
+    for array in arrays:
+        assert array.read_bytes() == (clean.output_dir / "features" / array.name).read_bytes()
+        np.load(array)
+    finished = Journal(killed).load()
+    assert all((killed / e.record.feature_filepath).stat().st_size == e.array_size
+               for e in finished.values())
+
+    resumed = preprocess_run(inputs, killed, *OPTIONS)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{FILES - len(finished)} done, {len(finished)} skipped, 0 failed" in resumed.stdout
+    assert tree(killed) == tree(clean.output_dir)
+    assert not list((killed / "features").glob(".*"))  # no temporary left behind

@@ -1,0 +1,48 @@
+"""StreamingResampler equals the one-shot resample, whatever the block sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import seqdown
+from seqdown.dsp.streaming import StreamingResampler
+
+
+@pytest.mark.parametrize(("orig", "new"), [(48000, 16000), (44100, 16000), (8000, 16000),
+                                           (22050, 16000), (16000, 16000)], ids=str)
+@pytest.mark.parametrize("block", [1, 37, 1000, 50000])
+def test_blocks_concatenate_to_the_one_shot_result(orig, new, block):
+    x = torch.randn(2, 9001, generator=torch.Generator().manual_seed(block))
+    stream = StreamingResampler(orig, new)
+    pieces = [stream.process(part) for part in x.split(block, dim=1)]
+    pieces.append(stream.flush())
+    y = torch.cat(pieces, dim=1)
+    expected = seqdown.resample(x, orig, new)
+    assert y.shape == expected.shape
+    assert stream.samples_in == 9001 and stream.samples_out == expected.shape[1]
+    # Same products, possibly summed in another order: float32 rounding only.
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_memory_stays_bounded():
+    stream = StreamingResampler(48000, 16000)
+    for _ in range(50):
+        stream.process(torch.randn(1, 4800))
+    # Every complete step has run, so what is kept is less than one step's input window,
+    # not the 240000 samples seen.
+    _, inputs, per_phase = stream.kernel.weight.shape
+    assert stream._buffer.shape[1] < inputs * per_phase
+
+
+def test_dtype_and_errors():
+    stream = StreamingResampler(2, 1)
+    out = stream.process(torch.randn(1, 100, dtype=torch.float16))
+    assert out.dtype == torch.float16
+    with pytest.raises(ValueError, match=r"must have 1 channels.*got shape \(2, 5\)"):
+        stream.process(torch.randn(2, 5, dtype=torch.float16))
+    with pytest.raises(ValueError, match=r"shape \(channels, time\)"):
+        stream.process(torch.randn(5, dtype=torch.float16))
+    assert stream.flush().dtype == torch.float16
+    with pytest.raises(RuntimeError, match="after flush"):
+        stream.process(torch.randn(1, 5))
