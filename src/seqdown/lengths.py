@@ -14,6 +14,8 @@ these functions; no other module writes a length formula.
 ``pool_length``               ``conv_length`` with torch's ``ceil_mode`` rule (pooling)
 ``resample_length``           ``ceil(n * up / down)`` (``scipy.signal.resample_poly``)
 ``stack_length``              ``floor(n / f)`` or ``ceil(n / f)`` (frame stacking)
+``blur_pool_length``          ``floor(n / f)`` (dense max, blur, stride: ``BlurPool``)
+``composed_receptive_field``  receptive field of ops run one after another
 ``stft_frames``               ``1 + n // hop`` (centred STFT, ``MelSpectrogram``)
 ``upsample_length``           ``n * factor`` (``Upsample``)
 ``transposed_conv_length``    ``(n - 1) * s - 2p + k`` (``nn.ConvTranspose1d``)
@@ -26,7 +28,9 @@ these functions; no other module writes a length formula.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
+from fractions import Fraction
 from typing import TypeVar, overload
 
 import torch
@@ -35,7 +39,10 @@ from torch import Tensor
 from seqdown._validation import check_positive_int
 
 __all__ = [
+    "Length",
+    "blur_pool_length",
     "ceil_div",
+    "composed_receptive_field",
     "conv_length",
     "kernel_span",
     "lengths_to_mask",
@@ -50,6 +57,7 @@ __all__ = [
     "valid_steps",
 ]
 
+#: A number of steps: a Python int, or an int64 tensor of them (rules work elementwise).
 Length = TypeVar("Length", int, Tensor)
 
 
@@ -131,6 +139,41 @@ def stack_length(n: Length, factor: int, pad_remainder: bool = False) -> Length:
         (3, 4)
     """
     return _clip(n, ceil_div(n, factor) if pad_remainder else n // factor)
+
+
+def blur_pool_length(n: Length, factor: int) -> Length:
+    """Output length of :class:`~seqdown.frontends.blur.BlurPool`: ``floor(n / factor)``.
+
+    The dense max is a valid window of ``factor`` steps (``n - factor + 1``
+    steps), the blur keeps that length and the stride rounds it up, which a
+    kernel-1 convolution with stride ``factor`` states.
+
+    Example:
+        >>> blur_pool_length(9, 2), blur_pool_length(1, 2)
+        (4, 0)
+    """
+    return conv_length(conv_length(n, factor), 1, factor)
+
+
+def composed_receptive_field(stages: Iterable[tuple[int, int | Fraction]]) -> int:
+    """Input steps one output step depends on, for ops run one after another.
+
+    Args:
+        stages: ``(receptive_field, factor)`` of each op, first op first. Each
+            step of a later op's window is ``factor`` input steps of the ops
+            before it, so the field grows by ``(receptive_field - 1)`` times the
+            product of the earlier factors.
+
+    Example:
+        >>> composed_receptive_field([(31, 2), (2, 2)])  # Decimate(2) then MaxPool(2)
+        33
+    """
+    field: int | Fraction = 1
+    step: int | Fraction = 1
+    for receptive_field, factor in stages:
+        field = field + (receptive_field - 1) * step
+        step = step * factor
+    return math.ceil(field)
 
 
 def upsample_length(n: Length, factor: int) -> Length:

@@ -7,11 +7,20 @@ import os
 import sys
 from typing import Any
 
-from seqdown.dataset.audio import AUDIO_EXTENSIONS
-from seqdown.dataset.features import FEATURE_KINDS
-from seqdown.dataset.pipeline import preprocess
-from seqdown.dataset.progress import Progress
-from seqdown.dataset.settings import CHANNEL_MODES, Settings, UsageError
+from seqdown.dataset.options import (
+    AUDIO_EXTENSIONS,
+    CHANNEL_MODES,
+    DEFAULT_CHANNELS,
+    DEFAULT_FEATURES,
+    DEFAULT_FRONTEND,
+    DEFAULT_HOP_MS,
+    DEFAULT_N_MELS,
+    DEFAULT_N_MFCC,
+    DEFAULT_SAMPLE_RATE,
+    DEFAULT_WIN_MS,
+    FEATURE_KINDS,
+    OPTION_NAMES,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -79,32 +88,39 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="folder of audio, walked recursively")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR",
                         help="dataset folder to write or resume")
-    parser.add_argument("--sample-rate", type=_positive_int, default=16000, metavar="HZ",
+    parser.add_argument(OPTION_NAMES["sample_rate"], type=_positive_int,
+                        default=DEFAULT_SAMPLE_RATE, metavar="HZ",
                         help="resample every file to this rate (default: %(default)s)")
-    parser.add_argument("--features", choices=FEATURE_KINDS, default="logmel",
+    parser.add_argument(OPTION_NAMES["features"], choices=FEATURE_KINDS,
+                        default=DEFAULT_FEATURES,
                         help="what to compute (default: %(default)s)")
-    parser.add_argument("--n-mels", type=_positive_int, default=80, metavar="N",
+    parser.add_argument(OPTION_NAMES["n_mels"], type=_positive_int,
+                        default=DEFAULT_N_MELS, metavar="N",
                         help="mel bands of logmel and mfcc (default: %(default)s)")
-    parser.add_argument("--n-mfcc", type=_positive_int, default=13, metavar="N",
+    parser.add_argument(OPTION_NAMES["n_mfcc"], type=_positive_int,
+                        default=DEFAULT_N_MFCC, metavar="N",
                         help="coefficients kept by mfcc (default: %(default)s)")
-    parser.add_argument("--win-ms", type=_positive_float, default=25.0, metavar="MS",
+    parser.add_argument(OPTION_NAMES["win_ms"], type=_positive_float,
+                        default=DEFAULT_WIN_MS, metavar="MS",
                         help="analysis window, also the FFT size (default: %(default)s)")
-    parser.add_argument("--hop-ms", type=_positive_float, default=10.0, metavar="MS",
+    parser.add_argument(OPTION_NAMES["hop_ms"], type=_positive_float,
+                        default=DEFAULT_HOP_MS, metavar="MS",
                         help="step between frames (default: %(default)s)")
-    parser.add_argument("--frontend", default="none", metavar="SPEC",
+    parser.add_argument(OPTION_NAMES["frontend"], default=DEFAULT_FRONTEND, metavar="SPEC",
                         help="fixed seqdown front-end on the features, e.g. 'decimate:2' or "
                              "'decimate:2+max:2' (default: %(default)s)")
-    parser.add_argument("--channels", choices=CHANNEL_MODES, default="mono",
+    parser.add_argument(OPTION_NAMES["channels"], choices=CHANNEL_MODES,
+                        default=DEFAULT_CHANNELS,
                         help="average the channels, or keep them stacked along the first axis "
                              "(default: %(default)s)")
     parser.add_argument("--workers", type=_positive_int, default=_cpus(), metavar="N",
                         help="worker processes (default: the CPUs available, %(default)s)")
-    parser.add_argument("--num-shards", type=_positive_int, default=1, metavar="N",
+    parser.add_argument(OPTION_NAMES["num_shards"], type=_positive_int, default=1, metavar="N",
                         help="split the files into N shards by a hash of their path "
                              "(default: %(default)s)")
-    parser.add_argument("--shard-index", type=_index, default=0, metavar="I",
+    parser.add_argument(OPTION_NAMES["shard_index"], type=_index, default=0, metavar="I",
                         help="process only shard I, 0 <= I < N (default: %(default)s)")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+    parser.add_argument(OPTION_NAMES["exclude"], action="append", default=[], metavar="GLOB",
                         help="skip files whose path relative to INPUT_DIR matches GLOB "
                              "(repeatable; '*' also matches '/')")
     parser.add_argument("--overwrite", action="store_true",
@@ -115,6 +131,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``seqdown preprocess``; returns the exit status (0, 1 or 2)."""
+    from seqdown.dataset.pipeline import preprocess
+    from seqdown.dataset.progress import Progress
+    from seqdown.dataset.settings import Settings, UsageError
+
     try:
         settings = Settings.make(
             args.input_dir, sample_rate=args.sample_rate, features=args.features,

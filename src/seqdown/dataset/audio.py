@@ -33,12 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
+from seqdown._lazy import missing_extra
 from seqdown._validation import check_positive_int
+from seqdown.dataset.options import AUDIO_EXTENSIONS
+
+try:
+    import soundfile
+except ImportError as error:  # pragma: no cover - exercised by tests/test_extras.py
+    raise missing_extra("soundfile", "dataset", error) from error
 
 __all__ = [
-    "AUDIO_EXTENSIONS",
     "AudioError",
     "AudioInfo",
     "AudioStream",
@@ -52,12 +57,6 @@ __all__ = [
     "find_audio",
     "open_audio",
 ]
-
-#: Extensions (lower case, no dot) of the containers libsndfile reads.
-AUDIO_EXTENSIONS = frozenset({
-    "wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus", "mp3",
-    "aif", "aiff", "aifc", "au", "snd", "caf", "sph", "nist", "voc", "sd2", "htk",
-})
 
 #: Data-chunk sizes that streaming recorders write before they know the length.
 _PLACEHOLDER_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})

@@ -15,7 +15,6 @@ own time lengths, which the manifest guarantees equal ``record.num_frames``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +25,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from seqdown.dataset.atomic import sha256_file
 from seqdown.dataset.manifest import Record, read_jsonl
 
 __all__ = ["Batch", "ManifestDataset", "collate"]
 
 
-class ManifestDataset(Dataset):
+class ManifestDataset(Dataset[tuple[Tensor, Record]]):
     """The utterances of a ``manifest.jsonl`` written by ``seqdown preprocess``.
 
     Args:
@@ -66,7 +66,7 @@ class ManifestDataset(Dataset):
         record = self.records[index]
         path = self.root / record.feature_filepath
         if self.verify:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = sha256_file(path)
             if digest != record.sha256:
                 raise ValueError(f"{os.fspath(path)!r} has sha256 {digest}, but the manifest "
                                  f"says {record.sha256}; the dataset was modified or damaged")

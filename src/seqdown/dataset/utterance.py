@@ -125,7 +125,6 @@ def _decode(job: Job) -> _Decoded:
 
 def _run(job: Job) -> Entry:
     settings = job.settings
-    spec = settings.feature_spec
     decoded = _decode(job)
     frontend = _frontend(settings)
     frames = decoded.features.shape[1]
@@ -151,7 +150,7 @@ def _run(job: Job) -> Entry:
         orig_channels=decoded.channels, channels=channels,
         orig_num_samples=decoded.samples, num_samples=decoded.resampled,
         features=settings.features, feature_frames=frames, num_frames=int(array.shape[1]),
-        frame_rate=float(spec.frame_rate / frontend.factor), feature_filepath=relative,
+        frame_rate=float(settings.output_frame_rate()), feature_filepath=relative,
         shape=list(array.shape), sha256=digest)
     return Entry(record, job.source_size, job.source_mtime_ns, size)
 

@@ -21,17 +21,17 @@ class turns them into the padded-batch contract:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqdown._validation import check_lengths, check_signal
-from seqdown.lengths import min_input_length, valid_steps
+from seqdown.lengths import Length, min_input_length, valid_steps
 
-__all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding"]
+__all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding", "require_steps"]
 
 
 def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
@@ -46,6 +46,26 @@ def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
     return x.masked_fill(~mask[:, None, :], value)
 
 
+def require_steps(op: str, time: int, output_length: Callable[[int], int],
+                  hint: str = "pad the input") -> None:
+    """Raises the ValueError of an input too short for one output step of ``op``.
+
+    One message for a Module's ``forward`` and its functional form, naming the
+    minimum length (:func:`~seqdown.lengths.min_input_length` of the rule).
+
+    Args:
+        op: the op's name as the user knows it (``"Decimate"``).
+        time: the input's time steps.
+        output_length: the op's length rule.
+        hint: what the user can do about it.
+    """
+    if output_length(time) < 1:
+        raise ValueError(
+            f"x has {time} time steps, but {op} needs at least "
+            f"min_length={min_input_length(output_length)} to produce one output step; {hint}"
+        )
+
+
 class PaddedBatchModule(nn.Module):
     """What every length-exact module of seqdown shares, downsampling or upsampling.
 
@@ -55,13 +75,7 @@ class PaddedBatchModule(nn.Module):
     :meth:`mask_output` are the two ends of every ``forward``.
     """
 
-    @overload
-    def output_length(self, n: int) -> int: ...
-
-    @overload
-    def output_length(self, n: Tensor) -> Tensor: ...
-
-    def output_length(self, n: int | Tensor) -> int | Tensor:
+    def output_length(self, n: Length) -> Length:
         """Exact output length for ``n`` valid input steps (int, or int64 tensor elementwise)."""
         raise NotImplementedError
 
@@ -108,7 +122,7 @@ class FrontEnd(PaddedBatchModule):
         >>> from seqdown.lengths import conv_length
         >>> class KeepEven(FrontEnd):
         ...     factor, receptive_field = 2, 1
-        ...     def output_length(self, n):
+        ...     def output_length(self, n):  # (n: Length) -> Length
         ...         return conv_length(n, 1, stride=2)
         ...     def _shorten(self, x):
         ...         return x[..., ::2]
@@ -121,13 +135,14 @@ class FrontEnd(PaddedBatchModule):
     _pad_value: float = 0.0
 
     @property
-    def factor(self) -> int | Fraction:
-        """The total downsampling ratio."""
+    def factor(self) -> int | Fraction | None:
+        """The total downsampling ratio: an int, a ``Fraction`` for rational
+        resampling, None when the output has no time axis (:class:`PyramidPool`)."""
         raise NotImplementedError
 
     @property
-    def receptive_field(self) -> int:
-        """How many input steps one output step depends on."""
+    def receptive_field(self) -> int | None:
+        """How many input steps one output step depends on (None: all of them)."""
         raise NotImplementedError
 
     @property
@@ -145,12 +160,8 @@ class FrontEnd(PaddedBatchModule):
 
     def require_length(self, time: int) -> None:
         """Raises a ValueError naming :attr:`min_length` if ``time`` gives no output step."""
-        if self.output_length(time) < 1:
-            raise ValueError(
-                f"x has {time} time steps, but {type(self).__name__} needs at least "
-                f"min_length={self.min_length} to produce one output step; pad the input "
-                "or pass lengths=... to get empty outputs for short items"
-            )
+        require_steps(type(self).__name__, time, self.output_length,
+                      "pad the input or pass lengths=... to get empty outputs for short items")
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Shortens ``x``.

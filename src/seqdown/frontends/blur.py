@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_signal
+from seqdown._validation import check_positive_int
 from seqdown.dsp.filters import binomial_taps
 from seqdown.frontends.base import FrontEnd, fill_padding
-from seqdown.lengths import conv_length
+from seqdown.lengths import Length, blur_pool_length, composed_receptive_field, conv_length
 
 __all__ = ["BlurPool", "blur_pool"]
 
@@ -45,7 +45,7 @@ def blur_pool(x: Tensor, factor: int, order: int | None = None) -> Tensor:
     """Anti-aliased max pooling of ``(batch, channels, time)`` (see the module notes).
 
     Args:
-        x: ``(batch, channels, time)`` floating-point tensor with ``time >= factor``.
+        x: ``(batch, channels, time)`` floating-point tensor.
         factor: the stride, also the max window.
         order: binomial order (``order + 1`` taps); default ``2 * (factor - 1)``,
             at least 2 (3 taps).
@@ -53,18 +53,14 @@ def blur_pool(x: Tensor, factor: int, order: int | None = None) -> Tensor:
     Returns:
         ``(batch, channels, floor(time / factor))``.
 
+    Raises:
+        ValueError: ``time < factor`` (no output step), as :class:`BlurPool` does.
+
     Example:
         >>> blur_pool(torch.tensor([[[0.0, 4.0, 0.0, 0.0, 0.0, 0.0]]]), 2).tolist()
         [[[3.0, 1.0, 0.0]]]
     """
-    check_signal(x)
-    factor = check_positive_int("factor", factor)
-    order = _default_order(factor) if order is None else check_positive_int("order", order, 0)
-    if x.shape[-1] < factor:
-        raise ValueError(f"x must have at least factor={factor} time steps, got shape "
-                         f"{tuple(x.shape)}")
-    taps = torch.tensor(binomial_taps(order), device=x.device)
-    return _blur_stride(F.max_pool1d(x, factor, 1), taps, factor)
+    return BlurPool(factor, order)(x)[0]
 
 
 class BlurPool(FrontEnd):
@@ -92,6 +88,7 @@ class BlurPool(FrontEnd):
     """
 
     _pad_value = float("-inf")
+    taps: Tensor
 
     def __init__(self, factor: int, order: int | None = None) -> None:
         super().__init__()
@@ -106,12 +103,11 @@ class BlurPool(FrontEnd):
 
     @property
     def receptive_field(self) -> int:
-        return self.stride + self.order
+        # The dense max (window `factor`), then the blur (`order + 1` taps), both stride 1.
+        return composed_receptive_field([(self.stride, 1), (self.order + 1, 1)])
 
-    def output_length(self, n):
-        # The max stage is a valid convolution; the blur keeps its length and the
-        # stride rounds up, which a kernel-1 convolution with stride `factor` states.
-        return conv_length(conv_length(n, self.stride), 1, self.stride)
+    def output_length(self, n: Length) -> Length:
+        return blur_pool_length(n, self.stride)
 
     def _shorten(self, x: Tensor) -> Tensor:
         return _blur_stride(F.max_pool1d(x, self.stride, 1), self.taps, self.stride)

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd
-from seqdown.lengths import conv_length, kernel_span
+from seqdown.lengths import Length, conv_length, kernel_span
 
 __all__ = ["StridedConv"]
 
@@ -78,7 +78,7 @@ class StridedConv(FrontEnd):
     def receptive_field(self) -> int:
         return kernel_span(self.kernel_size, self.dilation)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return conv_length(n, self.kernel_size, self.stride, self.padding, self.dilation)
 
     def output_channels(self, channels: int) -> int:

@@ -12,6 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqdown._validation import check_choice, check_positive_int, check_signal
 from seqdown.frontends.base import FrontEnd
 from seqdown.frontends.chain import Chain, build_frontend
+from seqdown.lengths import Length
 
 __all__ = ["RNNEncoder"]
 
@@ -76,8 +77,8 @@ class RNNEncoder(nn.Module):
                               dropout=float(dropout))
 
     @property
-    def factor(self) -> int | Fraction:
-        """The front-end's downsampling ratio."""
+    def factor(self) -> int | Fraction | None:
+        """The front-end's downsampling ratio (never None: checked at construction)."""
         return self.frontend.factor
 
     @property
@@ -85,7 +86,7 @@ class RNNEncoder(nn.Module):
         """Features per output step: ``hidden_size * directions``."""
         return self.rnn.hidden_size * (2 if self.rnn.bidirectional else 1)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         """Output steps for ``n`` input steps; see :meth:`FrontEnd.output_length`."""
         return self.frontend.output_length(n)
 

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd, fill_padding
-from seqdown.lengths import kernel_span, pool_length
+from seqdown.lengths import Length, kernel_span, pool_length
 
 __all__ = ["AvgPool", "MaxPool"]
 
@@ -55,7 +55,7 @@ class _Pool(FrontEnd):
     def receptive_field(self) -> int:
         return kernel_span(self.kernel_size, self.dilation)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return pool_length(n, self.kernel_size, self.stride, self.padding, self.dilation,
                            self.ceil_mode)
 

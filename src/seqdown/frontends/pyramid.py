@@ -18,7 +18,7 @@ from torch import Tensor
 
 from seqdown._validation import check_choice, check_lengths, check_positive_int, check_signal
 from seqdown.frontends.base import FrontEnd, fill_padding
-from seqdown.lengths import ceil_div
+from seqdown.lengths import Length, ceil_div
 
 __all__ = ["PyramidPool", "pyramid_pool"]
 
@@ -117,14 +117,14 @@ class PyramidPool(FrontEnd):
         self.mode = check_choice("mode", mode, _MODES)
 
     @property
-    def factor(self) -> None:  # type: ignore[override]
+    def factor(self) -> None:
         return None
 
     @property
-    def receptive_field(self) -> None:  # type: ignore[override]
+    def receptive_field(self) -> None:
         return None
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return (n > 0).long() if isinstance(n, Tensor) else int(n > 0)
 
     def output_channels(self, channels: int) -> int:

@@ -10,11 +10,23 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_signal
+from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd
-from seqdown.lengths import stack_length
+from seqdown.lengths import Length, stack_length
 
 __all__ = ["FrameStack", "frame_stack"]
+
+
+def _stack(x: Tensor, factor: int, pad_remainder: bool) -> Tensor:
+    """The stacking itself, on ``(batch, channels, time)`` that gives at least one step."""
+    batch, channels, time = x.shape
+    steps = stack_length(time, factor, pad_remainder)
+    x = F.pad(x, (0, steps * factor - time)) if steps * factor > time else x[..., :steps * factor]
+    # (batch, channels, steps, factor) -> (batch, factor, channels, steps)
+    x = x.reshape(batch, channels, steps, factor).permute(0, 3, 1, 2)
+    return x.reshape(batch, factor * channels, steps)
+
+
 
 
 def frame_stack(x: Tensor, factor: int, pad_remainder: bool = False) -> Tensor:
@@ -32,18 +44,15 @@ def frame_stack(x: Tensor, factor: int, pad_remainder: bool = False) -> Tensor:
     Returns:
         ``(batch, channels * factor, stack_length(time, factor, pad_remainder))``.
 
+    Raises:
+        ValueError: ``x`` gives no output step (``time < factor`` without
+            ``pad_remainder``, or ``time == 0``), as :class:`FrameStack` does.
+
     Example:
         >>> frame_stack(torch.arange(5.0).view(1, 1, 5), 2).tolist()
         [[[0.0, 2.0], [1.0, 3.0]]]
     """
-    check_signal(x)
-    factor = check_positive_int("factor", factor)
-    batch, channels, time = x.shape
-    steps = stack_length(time, factor, pad_remainder)
-    x = F.pad(x, (0, steps * factor - time)) if steps * factor > time else x[..., :steps * factor]
-    # (batch, channels, steps, factor) -> (batch, factor, channels, steps)
-    x = x.reshape(batch, channels, steps, factor).permute(0, 3, 1, 2)
-    return x.reshape(batch, factor * channels, steps)
+    return FrameStack(factor, pad_remainder)(x)[0]
 
 
 class FrameStack(FrontEnd):
@@ -78,14 +87,14 @@ class FrameStack(FrontEnd):
     def receptive_field(self) -> int:
         return self.stride
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return stack_length(n, self.stride, self.pad_remainder)
 
     def output_channels(self, channels: int) -> int:
         return channels * self.stride
 
     def _shorten(self, x: Tensor) -> Tensor:
-        return frame_stack(x, self.stride, self.pad_remainder)
+        return _stack(x, self.stride, self.pad_remainder)
 
     def extra_repr(self) -> str:
         return f"factor={self.stride}, pad_remainder={self.pad_remainder}"
