@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from seqdown.dataset.atomic import write_text
+from seqdown.dataset.trust import check_field_types
 
 __all__ = [
     "FAILURES_FILE",
@@ -76,14 +77,17 @@ class _JsonLine:
         """Parses a line written by :meth:`to_json`.
 
         Raises:
-            ValueError: the line is not JSON, or lacks a key of the record.
+            ValueError: the line is not JSON, lacks a key of the record, or a value
+                has the wrong type (``"shape": "abc"``).
         """
         values = json.loads(line)
         names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
         missing = [name for name in names if name not in values]
         if missing:
             raise ValueError(f"{cls.__name__} line lacks the keys {missing}: {line[:200]!r}")
-        return cls(**{name: values[name] for name in names})
+        line_object = cls(**{name: values[name] for name in names})
+        check_field_types(line_object)
+        return line_object
 
 
 @dataclass(frozen=True)
