@@ -83,7 +83,7 @@ def test_an_archive_is_not_an_array(dataset):
     array = _first_array(dataset)
     with open(array, "wb") as file:
         np.savez(file, x=np.zeros(3))
-    with pytest.raises(ValueError, match="not a .npy array"):
+    with pytest.raises(ValueError, match=r"not a \.npy array"):
         ManifestDataset(dataset / "manifest.jsonl")[0]
 
 
