@@ -87,18 +87,19 @@ def test_journal_ignores_a_torn_line_and_checks_sources(tmp_path):
     status = source.stat()
     (tmp_path / "features").mkdir()
     (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 10)
-    entry = Entry(RECORD, status.st_size, status.st_mtime_ns, 10)
+    entry = Entry(RECORD, status.st_size, status.st_mtime_ns, 10, "a/b.wav", "digest")
     journal = Journal(tmp_path)
     journal.append(entry)
     journal.close()
     with open(journal.path, "a", encoding="utf-8") as file:
         file.write(entry.to_json()[:-7])  # a run killed while appending
     assert Journal(tmp_path).load() == {"a/b.wav": entry}
-    assert is_current(entry, status, tmp_path)
+    assert is_current(entry, status, tmp_path, "digest")
+    assert not is_current(entry, status, tmp_path, "other")  # the input line changed
     (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 9)  # a damaged array
-    assert not is_current(entry, status, tmp_path)
+    assert not is_current(entry, status, tmp_path, "digest")
     (tmp_path / RECORD.feature_filepath).unlink()
-    assert not is_current(entry, status, tmp_path)
+    assert not is_current(entry, status, tmp_path, "digest")
     (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 10)
     source.write_bytes(b"12345")  # the source changed
-    assert not is_current(entry, source.stat(), tmp_path)
+    assert not is_current(entry, source.stat(), tmp_path, "digest")

@@ -53,7 +53,7 @@ class Progress:
         if failure is not None:
             self.failed += 1
             self._clear()
-            self.stream.write(f"{self.prefix}: failed {failure.source}: {failure.error}: "
+            self.stream.write(f"{self.prefix}: failed {failure.where}: {failure.error}: "
                               f"{failure.message}\n")
         self._draw(force=self.count == self.total or failure is not None)
 
