@@ -96,8 +96,13 @@ def export_hf(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     hf.disable_progress_bars()
     try:
         with tempfile.TemporaryDirectory(prefix=".seqdown-hf-", dir=output.parent) as cache:
-            table = hf.Dataset.from_generator(_rows, features=columns, cache_dir=cache,
-                                              gen_kwargs={"dataset": dataset})
+            try:
+                table = hf.Dataset.from_generator(_rows, features=columns, cache_dir=cache,
+                                                  gen_kwargs={"dataset": dataset})
+            except hf.exceptions.DatasetGenerationError as error:
+                if isinstance(error.__cause__, ValueError):  # a damaged array: say which
+                    raise error.__cause__ from None
+                raise
             table.save_to_disk(os.fspath(output))
             rows = len(table)
             del table  # its cache files go with the temporary folder
