@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from seqdown._lazy import MissingExtra
 from seqdown.dataset.manifest import MANIFEST_FILE, Record, read_jsonl
 from seqdown.dataset.settings import DATASET_FILE, Settings, UsageError, read_dataset_file
 
@@ -72,13 +73,13 @@ def import_for_export(module: str, command: str) -> ModuleType:
     """Imports ``module`` for ``seqdown export COMMAND``, or says what to install.
 
     Raises:
-        ImportError: the module is not installed; the message names the package
-            and the ``dev`` extra that has it.
+        MissingExtra: the module is not installed (an ImportError); the message
+            names the package and the ``dev`` extra that has it.
     """
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise ImportError(f"seqdown export {command} needs the {module!r} package: "
+        raise MissingExtra(f"seqdown export {command} needs the {module!r} package: "
                           f"pip install {module} (or pip install 'seqdown[dev]'); "
                           f"importing it failed: {error}") from error
 

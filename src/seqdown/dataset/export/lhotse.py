@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile
 
 from seqdown.dataset.atomic import save_array
+from seqdown.dataset.audio import open_audio
 from seqdown.dataset.export.folder import (
     ExportSummary,
     import_for_export,
@@ -156,17 +156,18 @@ def export_lhotse(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLik
     output = prepare_output(out_dir, LHOTSE_OUTPUTS, overwrite)
     features_dir = output / "features"
     features_dir.mkdir()
-    frame_rate = dataset.settings.frame_rate
+    frame_rate = dataset.settings.output_frame_rate()
     recordings: dict[str, Any] = {}
     supervisions, cuts, frames = [], [], 0
     for record in dataset.records:
         window = _window(record, frame_rate)
         recording_id = utterance_id(record.source)
         if recording_id not in recordings:
-            info = soundfile.info(record.audio_filepath)
+            with open_audio(record.audio_filepath) as audio:
+                info = audio.info
             recordings[recording_id] = lhotse.Recording(
-                id=recording_id, sampling_rate=info.samplerate, num_samples=info.frames,
-                duration=info.frames / info.samplerate,
+                id=recording_id, sampling_rate=info.sample_rate, num_samples=info.frames,
+                duration=info.frames / info.sample_rate,
                 sources=[lhotse.AudioSource(type="file", channels=list(range(info.channels)),
                                             source=record.audio_filepath)])
         recording = recordings[recording_id]
