@@ -341,6 +341,8 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
         journal.rewrite(entries)  # drops stale entries and a torn last line
         skipped, processed_seconds = len(entries), 0.0
         if progress is not None:
+            for failure in sorted(failures, key=failure_order):
+                progress.report(failure)
             progress.start(len(jobs))
         try:
             # No more processes than jobs: a lone file runs here, without starting a pool.
