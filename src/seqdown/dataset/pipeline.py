@@ -261,14 +261,16 @@ def _utterances(settings: Settings, folder: Path) -> tuple[list[Utterance], list
     return folder_utterances(settings.input_dir, sources, texts), []
 
 
-def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry]
+def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
+          inputs: tuple[list[Utterance], list[Failure]]
           ) -> tuple[list[Job], list[Entry], list[Failure]]:
     """Splits this shard's utterances into jobs to run, finished entries, and failures.
 
-    The failures are the manifest's invalid lines, utterances without a text
-    under ``--require-text``, and audio files that vanished.
+    ``inputs`` is :func:`_utterances`. The failures are the manifest's invalid
+    lines, utterances without a text under ``--require-text``, and audio files
+    that vanished.
     """
-    utterances, invalid = _utterances(settings, folder)
+    utterances, invalid = inputs
     mine = settings.num_shards, settings.shard_index
     failures = [failure for failure in invalid
                 if shard_of(f"{failure.source}:{failure.line}", mine[0]) == mine[1]]
@@ -324,6 +326,7 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
     if settings.manifest is not None and not Path(settings.manifest).is_file():
         raise UsageError(f"--manifest must be a file, got {settings.manifest!r}")
     _check_output(folder, settings, overwrite)
+    inputs = _utterances(settings, folder)  # may refuse the inputs: before anything changes
     folder.mkdir(parents=True, exist_ok=True)
     with dataset_lock(folder):
         if overwrite:
@@ -337,7 +340,7 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
             with contextlib.suppress(FileNotFoundError):
                 (folder / name).unlink()
         journal = Journal(folder)
-        jobs, entries, failures = _jobs(settings, folder, journal.load())
+        jobs, entries, failures = _jobs(settings, folder, journal.load(), inputs)
         journal.rewrite(entries)  # drops stale entries and a torn last line
         skipped, processed_seconds = len(entries), 0.0
         if progress is not None:
