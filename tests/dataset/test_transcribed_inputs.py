@@ -123,8 +123,8 @@ def test_a_usage_error_for_a_missing_manifest_or_both_inputs(tmp_path):
 # ------------------------------------------------------------ resume, shards, workers
 
 
-def test_manifest_input_resumes_and_redoes_only_changed_lines(digits_dataset, transcribed_copy,
-                                                              tmp_path):
+def test_manifest_input_resumes_and_redoes_only_what_changed(digits_dataset, transcribed_copy,
+                                                            tmp_path):
     copy = tmp_path / "dataset"
     shutil.copytree(digits_dataset, copy)
     before = outputs(copy)
@@ -133,25 +133,47 @@ def test_manifest_input_resumes_and_redoes_only_changed_lines(digits_dataset, tr
     summary = preprocess(settings, copy, workers=1)
     assert (summary.done, summary.skipped) == (0, 60)
     assert outputs(copy) == before
-    # A changed text is a changed utterance: redone, and only that one.
+    # A manifest of its own, to change: the same lines, next to a copy of the audio.
     manifest = tmp_path / "manifests" / "digits.jsonl"
     manifest.parent.mkdir()
-    lines = (transcribed_copy / "manifests" / "digits.jsonl").read_text().splitlines()
-    changed = json.loads(lines[5]) | {"text": "changed"}
-    lines[5] = json.dumps(changed)
-    manifest.write_text("\n".join(lines) + "\n")
     shutil.copytree(transcribed_copy / "digits", tmp_path / "digits")
+    lines = (transcribed_copy / "manifests" / "digits.jsonl").read_text().splitlines()
+    manifest.write_text("\n".join(lines) + "\n")
     moved = tmp_path / "moved"
     preprocess(Settings.make(manifest=manifest, **TRANSCRIBED_OPTIONS), moved, workers=1)
+    # A changed text or extra key rewrites the record and keeps the array.
+    changed = json.loads(lines[5]) | {"text": "changed", "speaker": "new"}
+    lines[5] = json.dumps(changed)
+    manifest.write_text("\n".join(lines) + "\n")
     summary = preprocess(Settings.make(manifest=manifest, **TRANSCRIBED_OPTIONS), moved,
                          workers=1)
     assert (summary.done, summary.skipped) == (0, 60)
-    lines[5] = json.dumps(changed | {"text": "changed again"})
+    record = records_by(moved, "source")[changed["audio_filepath"]]
+    assert (record.text, record.extra) == ("changed", {"speaker": "new"})
+    fresh = tmp_path / "fresh"
+    preprocess(Settings.make(manifest=manifest, **TRANSCRIBED_OPTIONS), fresh, workers=1)
+    assert outputs(moved) == outputs(fresh)
+    # A changed segment is a changed utterance: redone, and only that one.
+    lines[5] = json.dumps(changed | {"duration": changed["duration"] - 0.05})
     manifest.write_text("\n".join(lines) + "\n")
     summary = preprocess(Settings.make(manifest=manifest, **TRANSCRIBED_OPTIONS), moved,
                          workers=1)
     assert (summary.done, summary.skipped) == (1, 59)
-    assert records_by(moved, "source")[changed["audio_filepath"]].text == "changed again"
+
+
+def test_transcripts_added_later_fill_the_texts_without_recomputing(transcribed_copy, tmp_path):
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    for name in ("one_us", "two_us", "three_us", "four_f4"):
+        shutil.copy(transcribed_copy / "digits" / f"{name}.flac", folder)
+    transcripts = transcribed_copy / "digits" / "digits.trans.txt"
+    preprocess(Settings.make(folder), tmp_path / "later", workers=1)
+    summary = preprocess(Settings.make(folder, transcripts=[transcripts], require_text=True),
+                         tmp_path / "later", workers=1)
+    assert (summary.done, summary.skipped, summary.without_text) == (0, 4, ())
+    preprocess(Settings.make(folder, transcripts=[transcripts], require_text=True),
+               tmp_path / "fresh", workers=1)
+    assert outputs(tmp_path / "later") == outputs(tmp_path / "fresh")
 
 
 def test_manifest_shards_merge_into_the_unsharded_dataset_and_workers_agree(

@@ -44,6 +44,8 @@ class Entry:
             record's ``source`` in journals written before keys existed.
         input_digest: :attr:`~seqdown.dataset.sources.Utterance.digest` of what the
             input said about it ("" in older journals: such entries are redone).
+        audio_digest: :attr:`~seqdown.dataset.sources.Utterance.audio_digest`,
+            what decided the array ("" in older journals).
     """
 
     record: Record
@@ -52,6 +54,7 @@ class Entry:
     array_size: int
     key: str = ""
     input_digest: str = ""
+    audio_digest: str = ""
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -60,6 +63,7 @@ class Entry:
     def to_json(self) -> str:
         """One JSON line (no newline)."""
         return json.dumps({"key": self.key, "input_digest": self.input_digest,
+                           "audio_digest": self.audio_digest,
                            "source_size": self.source_size,
                            "source_mtime_ns": self.source_mtime_ns,
                            "array_size": self.array_size,
@@ -72,7 +76,7 @@ class Entry:
         record = Record.from_json(json.dumps(values["record"]))
         return cls(record, int(values["source_size"]), int(values["source_mtime_ns"]),
                    int(values["array_size"]), str(values.get("key", "")),
-                   str(values.get("input_digest", "")))
+                   str(values.get("input_digest", "")), str(values.get("audio_digest", "")))
 
 
 def is_current(entry: Entry, source: os.stat_result, folder: str | os.PathLike[str],

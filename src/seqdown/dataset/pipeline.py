@@ -41,7 +41,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +186,8 @@ def _check_output(folder: Path, settings: Settings, overwrite: bool) -> None:
         return
     if overwrite:
         return
-    changed = differences(existing[1], settings, ignore=("exclude",))
+    # These choose which utterances and texts there are, not how an array is made.
+    changed = differences(existing[1], settings, ignore=("exclude", "transcripts", "require_text"))
     if changed:
         raise SettingsMismatch(
             f"OUTPUT_DIR {os.fspath(folder)!r} holds a dataset made with "
@@ -261,6 +262,12 @@ def _utterances(settings: Settings, folder: Path) -> tuple[list[Utterance], list
     return folder_utterances(settings.input_dir, sources, texts), []
 
 
+def _relabel(entry: Entry, utterance: Utterance) -> Entry:
+    """``entry`` with the text and extra keys ``utterance`` now has (its array unchanged)."""
+    record = replace(entry.record, text=utterance.text, extra=utterance.extra)
+    return replace(entry, record=record, input_digest=utterance.digest)
+
+
 def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
           inputs: tuple[list[Utterance], list[Failure]]
           ) -> tuple[list[Job], list[Entry], list[Failure]]:
@@ -291,6 +298,9 @@ def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
         entry = journal.get(utterance.key)
         if entry is not None and is_current(entry, status, folder, utterance.digest):
             finished.append(entry)
+        elif (entry is not None and entry.audio_digest == utterance.audio_digest
+              and is_current(entry, status, folder, entry.input_digest)):
+            finished.append(_relabel(entry, utterance))  # only the text or extra keys changed
         else:
             jobs.append(Job(utterance, os.fspath(folder), settings, status.st_size,
                             status.st_mtime_ns))

@@ -82,14 +82,25 @@ class Utterance:
     @property
     def digest(self) -> str:
         """SHA-256 of everything the input says about this utterance (for resuming)."""
-        values = [self.key, self.source, self.audio_path, self.offset, self.duration, self.text,
-                  self.id, self.extra]
-        text = json.dumps(values, ensure_ascii=False, sort_keys=True)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _sha256([self.audio_digest, self.text, self.id, self.extra])
+
+    @property
+    def audio_digest(self) -> str:
+        """SHA-256 of what decides its array: which file, and which part of it.
+
+        Where only the text or the extra keys changed, a resumed run rewrites the
+        record and keeps the array.
+        """
+        return _sha256([self.key, self.source, self.audio_path, self.offset, self.duration])
 
     def failure(self, error: str, message: str) -> Failure:
         """A :class:`Failure` of this utterance."""
         return Failure(self.source, error, message, self.line)
+
+
+def _sha256(values: list[Any]) -> str:
+    text = json.dumps(values, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def folder_utterances(input_dir: str, sources: Sequence[str], texts: dict[str, str]

@@ -165,7 +165,7 @@ def _run(job: Job) -> Entry:
         frame_shift=settings.frame_shift, frame_count=settings.frame_count,
         extra=utterance.extra)
     return Entry(record, job.source_size, job.source_mtime_ns, size, utterance.key,
-                 utterance.digest)
+                 utterance.digest, utterance.audio_digest)
 
 
 def process_file(job: Job) -> Entry | Failure:
