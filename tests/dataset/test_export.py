@@ -147,6 +147,10 @@ def test_exports_refuse_incomplete_datasets_and_occupied_folders(counting_datase
     (partial / "dataset.json").write_text(json.dumps(description | {"complete": False}))
     with pytest.raises(UsageError, match="is incomplete"):
         export_hf(partial, tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    preprocess(Settings.make(tmp_path / "empty"), tmp_path / "none", workers=1)
+    with pytest.raises(UsageError, match="holds no utterances; there is nothing to export"):
+        export_lhotse(tmp_path / "none", tmp_path / "out")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "mine.txt").write_text("x")
     with pytest.raises(UsageError, match=r"holds \['mine.txt'\], which no export wrote"):

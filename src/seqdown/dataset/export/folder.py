@@ -54,7 +54,9 @@ def read_dataset(folder: str | os.PathLike[str]) -> Dataset:
     """Reads a dataset folder that ``seqdown preprocess`` (or ``merge``) completed.
 
     Raises:
-        UsageError: the folder holds no ``dataset.json``, or its run is not complete.
+        UsageError: the folder holds no ``dataset.json``, its run is not
+            complete, or it holds no utterance (lhotse and ``datasets`` cannot
+            read back an empty export).
         ValueError: ``dataset.json`` or a manifest line is damaged.
     """
     path = Path(folder).absolute()
@@ -66,7 +68,11 @@ def read_dataset(folder: str | os.PathLike[str]) -> Dataset:
     if not description.get("complete"):
         raise UsageError(f"DATASET_DIR {os.fspath(folder)!r} is incomplete (its run was "
                          "interrupted); run the same seqdown preprocess command to finish it")
-    return Dataset(path, description, settings, read_jsonl(path / MANIFEST_FILE, Record))
+    records = read_jsonl(path / MANIFEST_FILE, Record)
+    if not records:
+        raise UsageError(f"DATASET_DIR {os.fspath(folder)!r} holds no utterances; there is "
+                         "nothing to export")
+    return Dataset(path, description, settings, records)
 
 
 def import_for_export(module: str, command: str) -> ModuleType:

@@ -83,7 +83,7 @@ def export_hf(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     """
     hf = import_for_export("datasets", "hf")
     dataset = read_dataset(dataset_dir)
-    channels = dataset.records[0].shape[0] if dataset.records else 1
+    channels = dataset.records[0].shape[0]
     columns = hf.Features({
         "id": hf.Value("string"), "text": hf.Value("string"),
         "audio_filepath": hf.Value("string"), "offset": hf.Value("float64"),
