@@ -162,6 +162,16 @@ def test_exports_refuse_incomplete_datasets_and_occupied_folders(counting_datase
     check_cuts(counting_dataset, tmp_path / "again")
 
 
+def test_hf_refuses_arrays_with_different_channels(tmp_path):
+    write_audio(tmp_path / "in" / "mono.wav", 0.3, 16000, channels=1)
+    write_audio(tmp_path / "in" / "stereo.wav", 0.3, 16000, channels=2)
+    preprocess(Settings.make(tmp_path / "in", channels="keep"), tmp_path / "ds", workers=1)
+    with pytest.raises(UsageError, match=r"has arrays with \[80, 160\]"):
+        export_hf(tmp_path / "ds", tmp_path / "out")
+    export_lhotse(tmp_path / "ds", tmp_path / "lhotse")  # lhotse takes them as they are
+    check_cuts(tmp_path / "ds", tmp_path / "lhotse")
+
+
 def test_a_damaged_array_is_refused(counting_dataset, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(counting_dataset, copy)

@@ -40,6 +40,7 @@ from seqdown.dataset.export.folder import (
     read_dataset,
 )
 from seqdown.dataset.export.lhotse import load_array
+from seqdown.dataset.settings import UsageError
 
 __all__ = ["HF_COLUMNS", "export_hf"]
 
@@ -70,7 +71,8 @@ def export_hf(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
 
     Raises:
         ImportError: ``datasets`` is not installed (the message says how to install it).
-        UsageError: DATASET_DIR is not a complete dataset or OUT_DIR is not usable.
+        UsageError: DATASET_DIR is not a complete dataset, its arrays have
+            different numbers of channels, or OUT_DIR is not usable.
         ValueError: an array is damaged.
 
     Example:
@@ -83,7 +85,13 @@ def export_hf(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     """
     hf = import_for_export("datasets", "hf")
     dataset = read_dataset(dataset_dir)
-    channels = dataset.records[0].shape[0]
+    counts = sorted({record.shape[0] for record in dataset.records})
+    if len(counts) > 1:
+        raise UsageError(f"a datasets.Array2D column needs one number of feature channels, "
+                         f"but DATASET_DIR {os.fspath(dataset_dir)!r} has arrays with {counts} "
+                         "(--channels keep on files with different channels); preprocess "
+                         "with --channels mono")
+    channels = counts[0]
     columns = hf.Features({
         "id": hf.Value("string"), "text": hf.Value("string"),
         "audio_filepath": hf.Value("string"), "offset": hf.Value("float64"),
