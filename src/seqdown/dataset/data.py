@@ -8,7 +8,9 @@ seqdown front-end) takes directly::
         y, out_lengths = encoder(features, lengths)   # (batch, channels, time), int64 (batch,)
 
 :class:`ManifestDataset` items are ``(array, record)``: the float32 array as a
-``(feature_channels, num_frames)`` tensor and its :class:`~seqdown.dataset.manifest.Record`.
+``(feature_channels, num_frames)`` tensor and its :class:`~seqdown.dataset.manifest.Record`,
+whose ``text`` is the transcript (None where the input gave none); :func:`collate` keeps the
+records, and ``batch.texts`` lists their texts.
 :func:`collate` pads with zeros to the longest item; ``lengths`` are the arrays'
 own time lengths, which the manifest guarantees equal ``record.num_frames``.
 """
@@ -112,6 +114,17 @@ class Batch(NamedTuple):
     features: Tensor
     lengths: Tensor
     records: list[Record]
+
+    @property
+    def texts(self) -> list[str | None]:
+        """The items' ``text`` (None where a record has none), in batch order.
+
+        Example:
+            >>> from types import SimpleNamespace  # a stand-in for a Record
+            >>> collate([(torch.ones(2, 3), SimpleNamespace(text="seven"))]).texts
+            ['seven']
+        """
+        return [record.text for record in self.records]
 
 
 def _as_tensor(features: object, index: int) -> Tensor:

@@ -120,7 +120,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def _take_shard(folder: Path, output: Path, entries: dict[str, Entry],
                 failures: list[Failure]) -> None:
     """Checks and links one shard's arrays into ``output``; collects its entries and failures."""
-    journal = Journal(folder).load()
+    journal = {entry.record.id: entry for entry in Journal(folder).load().values()}
     for record in read_jsonl(folder / MANIFEST_FILE, Record):
         if record.id in entries:
             raise UsageError(f"utterance {record.id!r} ({record.source}) is in two shards")
@@ -136,7 +136,7 @@ def _take_shard(folder: Path, output: Path, entries: dict[str, Entry],
             raise UsageError(f"{os.fspath(array)!r} is missing or does not match the sha256 in "
                              f"{os.fspath(folder / MANIFEST_FILE)}; rerun that shard")
         _link_or_copy(array, target)
-        entry = journal.get(record.source)
+        entry = journal.get(record.id)
         if entry is None or entry.record != record:
             # Without its journal line the source's state is unknown: a resume redoes it.
             entry = Entry(record, -1, -1, array.stat().st_size)
