@@ -1,0 +1,140 @@
+"""What a resampler sees beyond the ends of a signal: ``padtype``, as ``resample_poly`` has it.
+
+A long filter reads ``half`` samples past each end. ``scipy.signal.resample_poly``
+offers several assumptions about them, and so does seqdown:
+
+* ``"constant"``: zeros (the default, and the only choice before ``padtype``);
+* ``"edge"``: the first and last samples, repeated;
+* ``"line"``: the straight line through the first and the last sample, continued;
+* ``"smooth"``: each end continued with the slope of its last two samples;
+* ``"mean"``, ``"maximum"``, ``"minimum"``: that statistic of the signal is
+  subtracted, the rest is zero-padded and resampled, and the statistic is added
+  back (a constant signal then comes back exactly constant).
+
+The extension is never materialised for the whole signal: :func:`extension`
+returns the few samples before and after it, and :func:`segment` reads any
+stretch of the extended signal, so engines copy only the blocks at the ends.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+from seqdown._validation import check_choice
+
+__all__ = ["BACKGROUND_PADTYPES", "PADTYPES", "PadType", "background", "check_padtype",
+           "extension", "fill_items", "segment"]
+
+PadType = Literal["constant", "edge", "line", "smooth", "mean", "maximum", "minimum"]
+PADTYPES: tuple[str, ...] = get_args(PadType)
+#: Padtypes that subtract a statistic of the signal and zero-pad the rest.
+BACKGROUND_PADTYPES: tuple[str, ...] = ("mean", "maximum", "minimum")
+
+
+def check_padtype(padtype: object) -> PadType:
+    """Returns ``padtype`` after checking it is one of :data:`PADTYPES`."""
+    return check_choice("padtype", padtype, PADTYPES)  # type: ignore[return-value]
+
+
+def background(x: Tensor, padtype: str) -> Tensor | None:
+    """The ``(rows, 1)`` statistic a background padtype removes from ``(rows, time)``, or None."""
+    if padtype not in BACKGROUND_PADTYPES or x.shape[-1] == 0:
+        return None
+    if padtype == "mean":
+        return x.mean(dim=-1, keepdim=True)
+    reduce = torch.amax if padtype == "maximum" else torch.amin
+    return reduce(x, dim=-1, keepdim=True)
+
+
+def _end_slopes(x: Tensor, padtype: str) -> tuple[Tensor, Tensor]:
+    """Slopes (per sample) of the left and right continuation, each ``(rows, 1)``."""
+    time = x.shape[-1]
+    if time < 2 or padtype == "edge":
+        zero = x.new_zeros(x.shape[0], 1)
+        return zero, zero
+    if padtype == "line":
+        slope = (x[:, -1:] - x[:, :1]) / (time - 1)
+        return slope, slope
+    return x[:, 1:2] - x[:, :1], x[:, -1:] - x[:, -2:-1]  # "smooth"
+
+
+def extension(x: Tensor, padtype: str, before: int, after: int) -> tuple[Tensor, Tensor]:
+    """The ``before`` samples preceding and the ``after`` samples following ``(rows, time)``.
+
+    Background padtypes extend with zeros: subtract :func:`background` first.
+    An empty signal extends with zeros whatever the padtype.
+    """
+    rows, time = x.shape
+    if padtype == "constant" or padtype in BACKGROUND_PADTYPES or time == 0:
+        return x.new_zeros(rows, before), x.new_zeros(rows, after)
+    left_slope, right_slope = _end_slopes(x, padtype)
+    steps_before = torch.arange(-before, 0, dtype=x.dtype, device=x.device)
+    steps_after = torch.arange(1, after + 1, dtype=x.dtype, device=x.device)
+    return x[:, :1] + left_slope * steps_before, x[:, -1:] + right_slope * steps_after
+
+
+def segment(x: Tensor, left: Tensor, right: Tensor, start: int, stop: int) -> Tensor:
+    """Samples ``start:stop`` of ``cat(left, x, right)``, indexed from ``x``'s first sample.
+
+    Positions before ``left`` or after ``right`` read as zeros.
+    """
+    time = x.shape[-1]
+    pieces = []
+    low = -left.shape[-1]
+    if start < low:
+        pieces.append(x.new_zeros(x.shape[0], min(stop, low) - start))
+    if start < 0 and stop > low:
+        pieces.append(left[:, max(start, low) - low : min(stop, 0) - low])
+    if stop > 0 and start < time:
+        pieces.append(x[:, max(start, 0) : min(stop, time)])
+    high = time + right.shape[-1]
+    if stop > time and start < high:
+        pieces.append(right[:, max(start, time) - time : min(stop, high) - time])
+    if stop > high:
+        pieces.append(x.new_zeros(x.shape[0], stop - max(start, high)))
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
+
+
+def fill_items(x: Tensor, lengths: Tensor, padtype: str) -> tuple[Tensor, Tensor | None]:
+    """Prepares a padded ``(batch, channels, time)`` batch so that each item has its own edges.
+
+    Every step at or beyond ``lengths[b]`` is replaced by item ``b``'s own
+    continuation (its ``padtype`` extension), so that resampling the whole
+    batch with ``padtype`` gives each item the output it has alone.
+
+    Returns:
+        ``(x_filled, background)``: for background padtypes the ``(batch,
+        channels, 1)`` statistic of each item's valid steps is subtracted from
+        ``x_filled`` (and must be added back to the output), else None.
+    """
+    time = x.shape[-1]
+    steps = torch.arange(time, device=x.device)
+    valid = (steps[None, :] < lengths.to(x.device)[:, None])[:, None, :]  # (batch, 1, time)
+    if padtype in BACKGROUND_PADTYPES:
+        count = lengths.to(device=x.device, dtype=x.dtype).clamp(min=1)[:, None, None]
+        if padtype == "mean":
+            stat = x.masked_fill(~valid, 0.0).sum(dim=-1, keepdim=True) / count
+        else:
+            fill = float("-inf") if padtype == "maximum" else float("inf")
+            reduce = torch.amax if padtype == "maximum" else torch.amin
+            stat = reduce(x.masked_fill(~valid, fill), dim=-1, keepdim=True)
+            stat = torch.where(torch.isfinite(stat), stat, torch.zeros_like(stat))
+        return (x - stat).masked_fill(~valid, 0.0), stat
+    if padtype == "constant":
+        return x.masked_fill(~valid, 0.0), None
+    last_index = (lengths.to(x.device) - 1).clamp(min=0)[:, None, None].expand(*x.shape[:2], 1)
+    last = x.gather(-1, last_index)
+    before_last = x.gather(-1, (last_index - 1).clamp(min=0))
+    count = lengths.to(device=x.device, dtype=x.dtype)[:, None, None]
+    if padtype == "line":
+        slope = torch.where(count > 1, (last - x[..., :1]) / (count - 1).clamp(min=1), 0.0)
+    elif padtype == "smooth":
+        slope = torch.where(count > 1, last - before_last, 0.0)
+    else:  # "edge"
+        slope = torch.zeros_like(last)
+    beyond = steps.to(x.dtype) - (count - 1)  # steps past each item's last sample
+    continued = last + slope * beyond
+    return torch.where(valid, x, continued.masked_fill(count == 0, 0.0)), None
