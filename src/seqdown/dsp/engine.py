@@ -182,7 +182,9 @@ def fft_error_bound(attenuation: float) -> float:
     where the filter's gain is at most ``10 ** (-attenuation / 20)``; the
     difference is that stopband content. For white noise (the worst case: its
     power is spread over every bin) it stays within 4 times that gain times the
-    RMS of the input (measured on every ratio of the tests).
+    RMS of the input (measured on every ratio of the tests). With a ``padtype``
+    other than ``"constant"``, the RMS is that of the input with its extension
+    over the filter's support (a steep ``"smooth"`` continuation adds to it).
     """
     return 4.0 * 10.0 ** (-attenuation / 20.0)
 

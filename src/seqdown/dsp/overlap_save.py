@@ -199,7 +199,7 @@ def overlap_save(x: Tensor, plan: OverlapSavePlan, padtype: str = "constant",
         response = response_tensor(plan, x)
     blocks = ceil_div(n_out, plan.out_hop)
     end = (blocks - 1) * plan.hop - plan.half + plan.size  # one past the last sample read
-    left, right = extension(x, padtype, plan.half, max(0, end - time))
+    left, right = extension(x, padtype, plan.half, max(0, end - time), hold=plan.half)
     # Blocks that lie inside x are views of it; the ones at the ends are read via `segment`.
     first = min(blocks, ceil_div(plan.half, plan.hop))
     last = max(first, min(blocks, (time + plan.half - plan.size) // plan.hop + 1))

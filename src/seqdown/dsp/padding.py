@@ -14,6 +14,7 @@ offers several assumptions about them, and so does seqdown:
 The extension is never materialised for the whole signal: :func:`extension`
 returns the few samples before and after it, and :func:`segment` reads any
 stretch of the extended signal, so engines copy only the blocks at the ends.
+A single sample has no slope: ``"line"`` and ``"smooth"`` then continue it flat.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import Tensor
 from seqdown._validation import check_choice
 
 __all__ = ["BACKGROUND_PADTYPES", "PADTYPES", "PadType", "background", "check_padtype",
-           "extension", "fill_items", "segment"]
+           "extension", "segment"]
 
 PadType = Literal["constant", "edge", "line", "smooth", "mean", "maximum", "minimum"]
 PADTYPES: tuple[str, ...] = get_args(PadType)
@@ -61,11 +62,15 @@ def _end_slopes(x: Tensor, padtype: str) -> tuple[Tensor, Tensor]:
     return x[:, 1:2] - x[:, :1], x[:, -1:] - x[:, -2:-1]  # "smooth"
 
 
-def extension(x: Tensor, padtype: str, before: int, after: int) -> tuple[Tensor, Tensor]:
+def extension(x: Tensor, padtype: str, before: int, after: int,
+              hold: int | None = None) -> tuple[Tensor, Tensor]:
     """The ``before`` samples preceding and the ``after`` samples following ``(rows, time)``.
 
     Background padtypes extend with zeros: subtract :func:`background` first.
-    An empty signal extends with zeros whatever the padtype.
+    An empty signal extends with zeros whatever the padtype. With ``hold``, the
+    continuation after the end stops changing ``hold`` samples past it: an
+    engine whose blocks reach far beyond the filter's support (the FFT path) then
+    sees a bounded signal there, not a ramp that grows with the block length.
     """
     rows, time = x.shape
     if padtype == "constant" or padtype in BACKGROUND_PADTYPES or time == 0:
@@ -73,6 +78,8 @@ def extension(x: Tensor, padtype: str, before: int, after: int) -> tuple[Tensor,
     left_slope, right_slope = _end_slopes(x, padtype)
     steps_before = torch.arange(-before, 0, dtype=x.dtype, device=x.device)
     steps_after = torch.arange(1, after + 1, dtype=x.dtype, device=x.device)
+    if hold is not None:
+        steps_after = steps_after.clamp(max=hold)
     return x[:, :1] + left_slope * steps_before, x[:, -1:] + right_slope * steps_after
 
 
@@ -96,45 +103,3 @@ def segment(x: Tensor, left: Tensor, right: Tensor, start: int, stop: int) -> Te
     if stop > high:
         pieces.append(x.new_zeros(x.shape[0], stop - max(start, high)))
     return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
-
-
-def fill_items(x: Tensor, lengths: Tensor, padtype: str) -> tuple[Tensor, Tensor | None]:
-    """Prepares a padded ``(batch, channels, time)`` batch so that each item has its own edges.
-
-    Every step at or beyond ``lengths[b]`` is replaced by item ``b``'s own
-    continuation (its ``padtype`` extension), so that resampling the whole
-    batch with ``padtype`` gives each item the output it has alone.
-
-    Returns:
-        ``(x_filled, background)``: for background padtypes the ``(batch,
-        channels, 1)`` statistic of each item's valid steps is subtracted from
-        ``x_filled`` (and must be added back to the output), else None.
-    """
-    time = x.shape[-1]
-    steps = torch.arange(time, device=x.device)
-    valid = (steps[None, :] < lengths.to(x.device)[:, None])[:, None, :]  # (batch, 1, time)
-    if padtype in BACKGROUND_PADTYPES:
-        count = lengths.to(device=x.device, dtype=x.dtype).clamp(min=1)[:, None, None]
-        if padtype == "mean":
-            stat = x.masked_fill(~valid, 0.0).sum(dim=-1, keepdim=True) / count
-        else:
-            fill = float("-inf") if padtype == "maximum" else float("inf")
-            reduce = torch.amax if padtype == "maximum" else torch.amin
-            stat = reduce(x.masked_fill(~valid, fill), dim=-1, keepdim=True)
-            stat = torch.where(torch.isfinite(stat), stat, torch.zeros_like(stat))
-        return (x - stat).masked_fill(~valid, 0.0), stat
-    if padtype == "constant":
-        return x.masked_fill(~valid, 0.0), None
-    last_index = (lengths.to(x.device) - 1).clamp(min=0)[:, None, None].expand(*x.shape[:2], 1)
-    last = x.gather(-1, last_index)
-    before_last = x.gather(-1, (last_index - 1).clamp(min=0))
-    count = lengths.to(device=x.device, dtype=x.dtype)[:, None, None]
-    if padtype == "line":
-        slope = torch.where(count > 1, (last - x[..., :1]) / (count - 1).clamp(min=1), 0.0)
-    elif padtype == "smooth":
-        slope = torch.where(count > 1, last - before_last, 0.0)
-    else:  # "edge"
-        slope = torch.zeros_like(last)
-    beyond = steps.to(x.dtype) - (count - 1)  # steps past each item's last sample
-    continued = last + slope * beyond
-    return torch.where(valid, x, continued.masked_fill(count == 0, 0.0)), None

@@ -2,8 +2,8 @@
 
 Loaders return rates as ``int``, as NumPy integers, or as integral floats
 (``44100.0``); all of these are accepted. A rate with a fractional part
-(``44100.5``) has no exact rational ratio of small terms and is refused, as
-are rates that are not positive or above :data:`MAX_SAMPLE_RATE`.
+(``44100.5``) is refused (a TypeError, as for any non-integer), and so are rates
+that are not positive or above :data:`MAX_SAMPLE_RATE` (a ValueError).
 """
 
 from __future__ import annotations
@@ -25,23 +25,23 @@ def check_sample_rate(name: str, value: object) -> int:
         value: an integer or an integral float.
 
     Raises:
-        TypeError: ``value`` is not a real number (or is a bool).
-        ValueError: ``value`` is not finite, has a fractional part, is < 1 or is
-            above :data:`MAX_SAMPLE_RATE`.
+        TypeError: ``value`` is not a real number, is a bool, is not finite or
+            has a fractional part.
+        ValueError: ``value`` is < 1 or above :data:`MAX_SAMPLE_RATE`.
 
     Example:
         >>> check_sample_rate("orig_freq", 44100.0)
         44100
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a sample rate in Hz (an integer), got {value!r} "
-                        f"({type(value).__name__})")
-    if not math.isfinite(float(value)) or float(value) != math.floor(float(value)):
-        raise ValueError(f"{name} must be a whole number of Hz, got {value!r}; resample from "
-                         "the nearest integer rate or pass an exact integer rate")
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(float(value)) or float(value) != math.floor(float(value))):
+        raise TypeError(f"{name} must be an integer number of Hz (integral floats such as "
+                        f"44100.0 are accepted), got {value!r}; round a fractional rate first")
     rate = int(float(value))
-    if not 1 <= rate <= MAX_SAMPLE_RATE:
-        raise ValueError(f"{name} must be between 1 and {MAX_SAMPLE_RATE} Hz, got {value!r}")
+    if rate < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if rate > MAX_SAMPLE_RATE:
+        raise ValueError(f"{name} must be at most {MAX_SAMPLE_RATE} Hz, got {value!r}")
     return rate
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from seqdown._validation import check_positive_int, check_waveform
@@ -52,7 +53,7 @@ from seqdown.dsp.filters import (
     Quality,
     quality_spec,
 )
-from seqdown.dsp.padding import PadType, check_padtype, fill_items
+from seqdown.dsp.padding import PadType, check_padtype
 from seqdown.dsp.rates import rate_ratio
 from seqdown.frontends.base import FrontEnd
 from seqdown.lengths import resample_length
@@ -211,11 +212,16 @@ class _Resampler(FrontEnd):
         return resample_rows(x, self.plan, self.padtype, self.weight)
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
-        # Each item's own end is its edge: its padding holds its own continuation.
-        filled, level = fill_items(x, lengths, self.padtype)
-        padtype = "constant" if level is not None else self.padtype
-        y = resample_rows(filled, self.plan, padtype, self.weight)
-        return y if level is None else y + level.to(y.dtype)
+        if self.padtype == "constant":  # zeros: the padding, zeroed, is the edge
+            return super()._shorten_padded(x, lengths)
+        # Each item's own end is its edge: the items of each length run together, cut to it
+        # (the other padtypes read the last samples, and "mean" etc. all of them).
+        y = x.new_zeros(*x.shape[:-1], self.output_length(x.shape[-1]))
+        for n in torch.unique(lengths).tolist():
+            items = (lengths == n).nonzero()[:, 0].to(x.device)
+            out = resample_rows(x[items, :, :n], self.plan, self.padtype, self.weight)
+            y[items, :, : out.shape[-1]] = out.to(y.dtype)
+        return y
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, method={self.method!r}"
