@@ -19,6 +19,8 @@ from seqdown.dsp.filters import RESAMPLE_PRESETS
 RATIOS = [(48000, 16000), (44100, 16000), (22050, 16000), (16000, 8000), (8000, 16000),
           (16001, 16000), (44100, 44099), (48000, 44101), (22254, 16000), (1, 3), (3, 1)]
 LONG = {(1, 3): 3 * 16384, (3, 1): 3 * 16384}
+#: Ratios with huge terms, run by the tabulated filter (the "hq" spec).
+TABLE_RATIOS = [(96001, 8000), (384001, 384000)]
 
 
 def passband_limit_db(attenuation: float) -> float:
@@ -34,8 +36,9 @@ def alias_positions(orig: int, new: int) -> list[float]:
     return sorted({p for p in positions if 1.0 <= p < top})
 
 
-@pytest.mark.parametrize(("orig", "new"), RATIOS, ids=str)
-@pytest.mark.parametrize("quality", ["hq", "vhq"])
+@pytest.mark.parametrize(("orig", "new", "quality"),
+                         [(*r, q) for q in ("hq", "vhq") for r in RATIOS]
+                         + [(*r, "hq") for r in TABLE_RATIOS], ids=str)
 def test_tones(orig, new, quality, tone_gain_db):
     attenuation, transition = RESAMPLE_PRESETS[quality]
     n = LONG.get((orig, new), 16384)

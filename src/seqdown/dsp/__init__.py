@@ -11,7 +11,7 @@ name                           what it is
 :func:`polyphase_kernel`       a filter laid out for the polyphase ``conv1d``
 :func:`polyphase_resample`     the exact polyphase engine on ``(rows, time)``
 :func:`overlap_save_plan`      a filter laid out for the overlap-save FFT engine
-:func:`overlap_save`           the FFT engine on ``(rows, time)``: any ratio, bounded memory
+:func:`overlap_save_resample`  the FFT engine on ``(rows, time)``: any ratio, bounded memory
 :func:`resampling_plan`        the cached plan for a ratio and a spec (picks the engine)
 :func:`resample_rows`          a plan on ``(..., time)``, with ``padtype``, keeping the dtype
 :func:`rate_ratio`             ``(up, down)`` from two sample rates
@@ -46,7 +46,7 @@ from seqdown.dsp.filters import (
     kaiser_spec,
     quality_spec,
 )
-from seqdown.dsp.overlap_save import OverlapSavePlan, overlap_save, overlap_save_plan
+from seqdown.dsp.overlap_save import OverlapSavePlan, overlap_save_plan, overlap_save_resample
 from seqdown.dsp.padding import PADTYPES, PadType
 from seqdown.dsp.polyphase import (
     PolyphaseKernel,
@@ -82,8 +82,8 @@ __all__ = [
     "design_sinc",
     "fft_error_bound",
     "kaiser_spec",
-    "overlap_save",
     "overlap_save_plan",
+    "overlap_save_resample",
     "plan_buffer",
     "polyphase_kernel",
     "polyphase_resample",

@@ -82,8 +82,10 @@ RESAMPLE_PRESETS: dict[str, tuple[float, float]] = {
 #: Extra attenuation (dB) the measured design must show, so that a peak that falls
 #: between two points of the measurement grid is still within the spec.
 _GRID_SAFETY_DB = 0.1
-#: Oversampling of the measurement grid relative to the filter length.
+#: Oversampling of the measurement grid relative to the filter length, and the largest
+#: grid (2 ** 21 points: at least 16 points per sidelobe up to 131072 taps, 32 MiB).
 _GRID_OVERSAMPLING = 32
+_GRID_MAX_LOG2 = 21
 _MAX_MARGIN_DB = 20.0
 
 
@@ -105,7 +107,7 @@ def kaiser_spec(attenuation: float, transition_width: float) -> tuple[int, float
 
 def _meets_spec(taps: np.ndarray, edge: float, stop: float, attenuation: float) -> bool:
     """Checks ``taps`` on a dense grid: flat to ``edge``, ``attenuation`` dB down from ``stop``."""
-    nfft = 1 << max(12, math.ceil(math.log2(_GRID_OVERSAMPLING * taps.size)))
+    nfft = 1 << min(_GRID_MAX_LOG2, max(12, math.ceil(math.log2(_GRID_OVERSAMPLING * taps.size))))
     gain = np.abs(np.fft.rfft(taps, nfft))
     freqs = np.arange(gain.size) / nfft
     # The worst errors sit at the band edges, which the grid may straddle: add them exactly.

@@ -45,9 +45,9 @@ from seqdown.lengths import ceil_div, resample_length
 
 __all__ = [
     "OverlapSavePlan",
-    "overlap_save",
     "overlap_save_blocks",
     "overlap_save_plan",
+    "overlap_save_resample",
     "overlap_save_steps",
     "response_tensor",
 ]
@@ -176,7 +176,7 @@ def overlap_save_steps(x: Tensor, plan: OverlapSavePlan, response: Tensor, block
     return y
 
 
-def overlap_save(x: Tensor, plan: OverlapSavePlan, padtype: str = "constant",
+def overlap_save_resample(x: Tensor, plan: OverlapSavePlan, padtype: str = "constant",
                  response: Tensor | None = None) -> Tensor:
     """Resamples the rows of ``x`` by ``plan.up / plan.down``.
 

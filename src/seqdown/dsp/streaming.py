@@ -4,7 +4,8 @@
 polyphase path or the overlap-save FFT path, :mod:`seqdown.dsp.engine`) over a
 stream of blocks. Both engines advance in steps: a polyphase conv step reads
 ``taps_per_phase * inputs`` input samples and emits ``outputs``; an FFT block
-reads ``size`` samples and emits ``out_hop``. Step ``q`` starts ``q * advance``
+reads ``size`` samples and emits ``out_hop``; with the tabulated filter a step
+is one period of ``down`` inputs and ``up`` outputs. Step ``q`` starts ``q * advance``
 samples after the first one, which sits ``left`` samples before the signal (the
 filter's look-behind, zeros). A step runs as soon as its whole window has
 arrived, and the input before the next step's window is dropped, so the state
@@ -28,6 +29,7 @@ from seqdown.dsp.filters import RESAMPLE_ATTENUATION, RESAMPLE_TRANSITION
 from seqdown.dsp.overlap_save import overlap_save_steps, response_tensor
 from seqdown.dsp.polyphase import polyphase_steps
 from seqdown.dsp.rates import rate_ratio
+from seqdown.dsp.table import table_steps
 from seqdown.lengths import ceil_div, resample_length
 
 __all__ = ["StreamingResampler"]
@@ -64,15 +66,18 @@ class StreamingResampler:
             outputs, inputs, per_phase = self.plan.kernel.weight.shape
             # (input samples per step, output samples per step, window, look-behind)
             self._step = (inputs, outputs, per_phase * inputs, self.plan.kernel.left)
-        else:
+        elif self.plan.fft is not None:
             fft = self.plan.fft
-            assert fft is not None
             self._step = (fft.hop, fft.out_hop, fft.size, fft.half)
+        else:  # the tabulated filter: one output period of `down` inputs and `up` outputs
+            table = self.plan._table()
+            self._step = (table.down, table.up, table.down + 2 * table.half + 1, table.half)
         self._array: Tensor | None = None  # the weight or the response, on the blocks' device
         self._buffer: Tensor | None = None  # input from the next step's first sample on
         self._dtype: torch.dtype | None = None  # dtype of the blocks, and of the outputs
         self._consumed = 0  # input samples received
         self._produced = 0  # output samples emitted
+        self._produced_steps = 0  # steps computed
         self._finished = False
 
     @property
@@ -106,9 +111,11 @@ class StreamingResampler:
         if self.plan.kernel is not None:
             self._array = torch.tensor(self.plan.kernel.weight, dtype=compute,
                                        device=block.device)
-        else:
-            assert self.plan.fft is not None
+        elif self.plan.fft is not None:
             self._array = response_tensor(self.plan.fft, probe)
+        else:
+            self._array = torch.tensor(self.plan._table().table, dtype=compute,
+                                       device=block.device)
         # The first step reads `left` samples before the signal: zeros.
         self._buffer = block.new_zeros(block.shape[0], self._step[3], dtype=compute)
 
@@ -118,8 +125,14 @@ class StreamingResampler:
             return buffer.new_zeros(buffer.shape[0], 0)
         if self.plan.kernel is not None:
             return polyphase_steps(buffer, self._array, steps)
-        assert self.plan.fft is not None
-        return overlap_save_steps(buffer, self.plan.fft, self._array, steps)
+        if self.plan.fft is not None:
+            return overlap_save_steps(buffer, self.plan.fft, self._array, steps)
+        # Period p covers outputs [p * up, (p + 1) * up), reading inputs from p * down - half;
+        # `buffer` starts at the first unfinished period's first input (minus half).
+        table = self.plan._table()
+        first = self._produced_steps * table.up
+        origin = self._produced_steps * table.down - table.half
+        return table_steps(buffer, table, self._array, first, first + steps * table.up, origin)
 
     def _emit(self, y: Tensor) -> Tensor:
         self._produced += y.shape[1]
@@ -150,7 +163,9 @@ class StreamingResampler:
         advance, _, window, _ = self._step
         steps = max(0, (buffer.shape[1] - window) // advance + 1)
         self._buffer = buffer[:, steps * advance:]
-        return self._emit(self._steps(buffer, steps))
+        out = self._steps(buffer, steps)
+        self._produced_steps += steps
+        return self._emit(out)
 
     def flush(self) -> Tensor:
         """Pads the end with zeros and returns the remaining outputs.
