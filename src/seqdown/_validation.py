@@ -19,9 +19,38 @@ __all__ = [
     "check_positive_int",
     "check_signal",
     "check_waveform",
+    "is_tracing",
+    "refuse_legacy_tracing",
 ]
 
 _LAYOUT = "(batch, channels, time)"
+
+
+def is_tracing() -> bool:
+    """True under ``torch.export``, ``torch.compile``, ``torch.onnx.export`` or ``torch.jit.trace``.
+
+    Checks that read tensor values run only when this is False (eager mode): a
+    traced program must not branch on data.
+    """
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
+def refuse_legacy_tracing(name: str) -> None:
+    """Raises a RuntimeError under ``torch.jit.trace`` (and ``torch.onnx.export(dynamo=False)``).
+
+    The legacy tracer records the Python integers computed from the input's
+    length as constants, so a traced front-end would return wrong shapes at any
+    other length; ``torch.export`` and the dynamo ONNX exporter keep them symbolic.
+    """
+    if torch.jit.is_tracing():
+        raise RuntimeError(
+            f"{name} cannot be traced by torch.jit.trace or torch.onnx.export(dynamo=False): "
+            "the legacy tracer freezes the lengths computed from the input's shape, so the "
+            "traced module would give wrong shapes at other lengths. Use "
+            "torch.export.export(...) or torch.onnx.export(..., dynamo=True) with "
+            "dynamic_shapes instead"
+        )
+
 
 
 def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
@@ -109,7 +138,9 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
             f"{tuple(x.shape)}, got shape {tuple(lengths.shape)}"
         )
     lengths = lengths.long()
-    if batch:
+    if batch and not is_tracing():
+        # Eager mode only: reading the values would put a data-dependent branch on a
+        # traced (exported, compiled) path.
         low, high = int(lengths.min()), int(lengths.max())
         if low < 0:
             raise ValueError(f"{name} must be >= 0, got {low}")

@@ -28,8 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqdown._validation import check_lengths, check_signal
-from seqdown.lengths import min_input_length, valid_steps
+from seqdown._validation import check_lengths, check_signal, refuse_legacy_tracing
+from seqdown.frontends.streaming import Streamer, StreamGeometry
+from seqdown.lengths import min_input_length, stream_lookahead, valid_steps
 
 __all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding"]
 
@@ -78,6 +79,7 @@ class PaddedBatchModule(nn.Module):
         Returns:
             ``lengths`` as int64, or None.
         """
+        refuse_legacy_tracing(type(self).__name__)
         check_signal(x)
         self.check_input(x)
         return None if lengths is None else check_lengths(lengths, x)
@@ -86,6 +88,47 @@ class PaddedBatchModule(nn.Module):
     def mask_output(y: Tensor, out_lengths: Tensor) -> Tensor:
         """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero."""
         return fill_padding(y, out_lengths)
+
+    #: The value the op sees outside an item (0 for linear ops, -inf for max pooling).
+    _pad_value: float = 0.0
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        """Where each output step reads its input (see :mod:`seqdown.frontends.streaming`)."""
+        raise NotImplementedError
+
+    #: Whether the op delays its input to depend on no future step (see :attr:`delay`).
+    causal: bool = False
+
+    @property
+    def delay(self) -> int:
+        """Input steps a causal op delays its input by (0 unless ``causal=True``)."""
+        return self.stream_geometry.delay if self.causal else 0
+
+    @property
+    def lookahead(self) -> int:
+        """Input steps a streamer waits for before it can emit.
+
+        After ``n`` steps pushed, a streamer has returned at least
+        ``output_length(n - lookahead)`` steps, and for some ``n`` exactly that many.
+        """
+        geometry = self.stream_geometry
+        return stream_lookahead(lambda n: min(self.output_length(n), geometry.ready(n)),
+                                self.output_length, geometry.horizon())
+
+    def _stream_op(self, x: Tensor) -> Tensor:
+        """The offline op on ``(batch, channels, time)`` without padding, for the streamer."""
+        raise NotImplementedError
+
+    def streamer(self) -> Streamer:
+        """A new :class:`~seqdown.frontends.streaming.Streamer` over this module.
+
+        ``push(chunk)`` returns the output steps each chunk completes and ``flush()``
+        the rest; for any split of ``x`` into chunks their concatenation equals
+        ``self(x)[0]``, and the state is bounded by the receptive field.
+        """
+        return Streamer(self._stream_op, self.stream_geometry, self.output_length,
+                        self.output_channels, self._pad_value)
 
 
 class FrontEnd(PaddedBatchModule):
@@ -117,9 +160,6 @@ class FrontEnd(PaddedBatchModule):
         ([[[0.0, 2.0, 4.0]], [[5.0, 0.0, 0.0]]], [3, 1])
     """
 
-    #: The value the op sees outside an item (0 for linear ops, -inf for max pooling).
-    _pad_value: float = 0.0
-
     @property
     def factor(self) -> int | Fraction:
         """The total downsampling ratio."""
@@ -142,6 +182,19 @@ class FrontEnd(PaddedBatchModule):
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
         """The op on a padded batch; the result's steps beyond each item's length are ignored."""
         return self._shorten(fill_padding(x, lengths, self._pad_value))
+
+    def _stream_op(self, x: Tensor) -> Tensor:
+        return self._shorten(x)
+
+    def _delayed(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        """The op, on the input delayed by :attr:`delay` steps of padding (a causal op)."""
+        delay = self.delay
+        if not delay:
+            return self._shorten(x) if lengths is None else self._shorten_padded(x, lengths)
+        time = x.shape[-1]
+        x = F.pad(x, (delay, 0), value=self._pad_value)
+        y = self._shorten(x) if lengths is None else self._shorten_padded(x, lengths + delay)
+        return y[..., : self.output_length(time)]
 
     def require_length(self, time: int) -> None:
         """Raises a ValueError naming :attr:`min_length` if ``time`` gives no output step."""
@@ -171,15 +224,15 @@ class FrontEnd(PaddedBatchModule):
         time = x.shape[-1]
         if lengths is None:
             self.require_length(time)
-            return self._shorten(x), None
+            return self._delayed(x, None), None
         out_lengths = self.output_length(lengths)
         if self.output_length(time) < 1:
             # Every item is too short: run the op on a minimal padded input to learn the
             # output's channels and dtype, and return zero steps.
             padded = F.pad(x, (0, self.min_length - time))
-            y = self._shorten_padded(padded, torch.zeros_like(lengths))[..., :0]
+            y = self._delayed(padded, torch.zeros_like(lengths))[..., :0]
             return y, out_lengths
-        y = self._shorten_padded(x, lengths)
+        y = self._delayed(x, lengths)
         return self.mask_output(y, out_lengths), out_lengths
 
     def extra_repr(self) -> str:

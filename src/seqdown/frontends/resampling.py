@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_waveform
+from seqdown._validation import check_positive_int, check_waveform, is_tracing
 from seqdown.dsp.filters import (
     DECIMATE_ATTENUATION,
     DECIMATE_TRANSITION,
@@ -32,7 +32,9 @@ from seqdown.dsp.filters import (
 )
 from seqdown.dsp.polyphase import apply_kernel, rate_ratio, resampling_kernel
 from seqdown.frontends.base import FrontEnd
-from seqdown.lengths import resample_length
+from seqdown.frontends.direct import direct_resample, direct_weight
+from seqdown.frontends.streaming import StreamGeometry
+from seqdown.lengths import causal_delay, resample_length
 
 __all__ = [
     "Decimate",
@@ -114,12 +116,27 @@ def resample(x: Tensor, orig_freq: int, new_freq: int, *,
 class _Polyphase(FrontEnd):
     """Shared body of Decimate and Resample: one cached polyphase kernel."""
 
-    def __init__(self, up: int, down: int, attenuation: float, transition: float) -> None:
+    traced_weight: Tensor
+
+    def __init__(self, up: int, down: int, attenuation: float, transition: float,
+                 causal: bool = False) -> None:
         super().__init__()
         self.attenuation = float(attenuation)
         self.transition = float(transition)
+        self.causal = bool(causal)
         self.kernel = resampling_kernel(up, down, self.attenuation, self.transition)
         self.register_buffer("weight", torch.tensor(self.kernel.weight), persistent=False)
+        # Streaming and tracing see only the filter and the ratio, not the engine.
+        self.ratio = (up, down)
+        taps = self.taps
+        self.register_buffer("traced_weight", direct_weight(taps, up), persistent=False)
+        half = (taps.size - 1) // 2
+        self._geometry = StreamGeometry(up, down, half, taps.size,
+                                        causal_delay(half, taps.size) if self.causal else 0)
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        return self._geometry
 
     @property
     def taps(self) -> np.ndarray:
@@ -135,6 +152,8 @@ class _Polyphase(FrontEnd):
         return resample_length(n, self.kernel.up, self.kernel.down)
 
     def _shorten(self, x: Tensor) -> Tensor:
+        if is_tracing():  # torch.export, ONNX, torch.compile: see seqdown.frontends.direct
+            return direct_resample(x, self.traced_weight, *self.ratio)
         return apply_kernel(x, self.kernel, self.weight)
 
 
@@ -154,6 +173,10 @@ class Decimate(_Polyphase):
         factor: integer decimation factor.
         attenuation: stopband attenuation and passband flatness in dB.
         transition: transition band as a fraction of the output Nyquist frequency.
+        causal: delay the input by ``delay = (taps - 1) // 2`` zeros (15 for the default
+            factor 2), so that output step ``t`` depends on no input after ``t * factor``
+            (``lookahead`` 0); the length law stays ``ceil(time / factor)``, so the
+            last ``delay`` input steps reach the output only partly.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
@@ -169,9 +192,9 @@ class Decimate(_Polyphase):
     """
 
     def __init__(self, factor: int, attenuation: float = DECIMATE_ATTENUATION,
-                 transition: float = DECIMATE_TRANSITION) -> None:
+                 transition: float = DECIMATE_TRANSITION, causal: bool = False) -> None:
         factor = check_positive_int("factor", factor)
-        super().__init__(1, factor, attenuation, transition)
+        super().__init__(1, factor, attenuation, transition, causal)
 
     @property
     def factor(self) -> int:

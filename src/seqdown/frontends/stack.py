@@ -12,6 +12,7 @@ from torch import Tensor
 
 from seqdown._validation import check_positive_int, check_signal
 from seqdown.frontends.base import FrontEnd
+from seqdown.frontends.streaming import StreamGeometry
 from seqdown.lengths import stack_length
 
 __all__ = ["FrameStack", "frame_stack"]
@@ -40,7 +41,8 @@ def frame_stack(x: Tensor, factor: int, pad_remainder: bool = False) -> Tensor:
     factor = check_positive_int("factor", factor)
     batch, channels, time = x.shape
     steps = stack_length(time, factor, pad_remainder)
-    x = F.pad(x, (0, steps * factor - time)) if steps * factor > time else x[..., :steps * factor]
+    # Pad, then trim to whole groups: one path for every length (no branch when traced).
+    x = F.pad(x, (0, factor - 1))[..., : steps * factor]
     # (batch, channels, steps, factor) -> (batch, factor, channels, steps)
     x = x.reshape(batch, channels, steps, factor).permute(0, 3, 1, 2)
     return x.reshape(batch, factor * channels, steps)
@@ -77,6 +79,10 @@ class FrameStack(FrontEnd):
     @property
     def receptive_field(self) -> int:
         return self.stride
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        return StreamGeometry(1, self.stride, 0, self.stride)
 
     def output_length(self, n):
         return stack_length(n, self.stride, self.pad_remainder)
