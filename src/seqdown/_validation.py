@@ -20,6 +20,7 @@ __all__ = [
     "check_signal",
     "check_waveform",
     "is_tracing",
+    "legacy_tracing_message",
     "refuse_legacy_tracing",
 ]
 
@@ -43,13 +44,18 @@ def refuse_legacy_tracing(name: str) -> None:
     other length; ``torch.export`` and the dynamo ONNX exporter keep them symbolic.
     """
     if torch.jit.is_tracing():
-        raise RuntimeError(
-            f"{name} cannot be traced by torch.jit.trace or torch.onnx.export(dynamo=False): "
-            "the legacy tracer freezes the lengths computed from the input's shape, so the "
-            "traced module would give wrong shapes at other lengths. Use "
-            "torch.export.export(...) or torch.onnx.export(..., dynamo=True) with "
-            "dynamic_shapes instead"
-        )
+        raise RuntimeError(legacy_tracing_message(name))
+
+
+def legacy_tracing_message(name: str) -> str:
+    """Why ``torch.jit.trace``/``script`` cannot compile a seqdown module, and what to use."""
+    return (
+        f"{name} cannot be compiled by TorchScript (torch.jit.trace, torch.jit.script) or "
+        "torch.onnx.export(dynamo=False): the legacy tracer freezes the lengths computed "
+        "from the input's shape, so the traced module would give wrong shapes at other "
+        "lengths, and TorchScript is deprecated upstream. Use torch.export.export(...) or "
+        "torch.onnx.export(..., dynamo=True) with dynamic_shapes instead"
+    )
 
 
 

@@ -118,13 +118,14 @@ def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dila
     """
     if not ceil_mode:
         return conv_length(n, kernel_size, stride, padding, dilation)
-    out = ceil_div(n + 2 * padding - kernel_span(kernel_size, dilation), stride) + 1
-    starts_in_padding = (out - 1) * stride >= n + padding
-    if isinstance(out, Tensor):
-        out = out - starts_in_padding.long()
-    else:
-        out -= int(starts_in_padding)
-    return _clip(n, out)
+    span = kernel_span(kernel_size, dilation)
+    out = ceil_div(n + 2 * padding - span, stride) + 1
+    # Drop the last window when (out - 1) * stride - n - padding >= 0. That difference
+    # lies in [padding - span, padding - span + stride - 1], so with `bound` above its
+    # magnitude, (difference + bound) // bound is that test as 1 or 0: integer
+    # arithmetic without a branch, which stays symbolic when the length is traced.
+    bound = span + stride + padding
+    return _clip(n, out - ((out - 1) * stride - n - padding + bound) // bound)
 
 
 def resample_length(n: Length, up: int, down: int) -> Length:

@@ -22,13 +22,18 @@ class turns them into the padded-batch contract:
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import overload
+from typing import NoReturn, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqdown._validation import check_lengths, check_signal, refuse_legacy_tracing
+from seqdown._validation import (
+    check_lengths,
+    check_signal,
+    legacy_tracing_message,
+    refuse_legacy_tracing,
+)
 from seqdown.frontends.streaming import Streamer, StreamGeometry
 from seqdown.lengths import min_input_length, stream_lookahead, valid_steps
 
@@ -89,13 +94,21 @@ class PaddedBatchModule(nn.Module):
         """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero."""
         return fill_padding(y, out_lengths)
 
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: refuse with a pointer to ``torch.export``."""
+        raise RuntimeError(legacy_tracing_message(type(self).__name__))
+
     #: The value the op sees outside an item (0 for linear ops, -inf for max pooling).
     _pad_value: float = 0.0
 
     @property
     def stream_geometry(self) -> StreamGeometry:
-        """Where each output step reads its input (see :mod:`seqdown.frontends.streaming`)."""
-        raise NotImplementedError
+        """Where each output step reads its input (see :mod:`seqdown.frontends.streaming`).
+
+        A module without one (a subclass that does not state it) has no ``stream_geometry``
+        attribute, so ``hasattr`` and tools that inspect modules see it as absent.
+        """
+        raise AttributeError(f"{type(self).__name__} states no stream geometry")
 
     #: Whether the op delays its input to depend on no future step (see :attr:`delay`).
     causal: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NoReturn
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +14,7 @@ from seqdown._validation import (
     check_positive_int,
     check_signal,
     is_tracing,
+    legacy_tracing_message,
     refuse_legacy_tracing,
 )
 from seqdown.frontends.base import FrontEnd
@@ -96,6 +97,10 @@ class RNNEncoder(nn.Module):
     def output_length(self, n):
         """Output steps for ``n`` input steps; see :meth:`FrontEnd.output_length`."""
         return self.frontend.output_length(n)
+
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: refuse with a pointer to ``torch.export``."""
+        raise RuntimeError(legacy_tracing_message(type(self).__name__))
 
     @property
     def lookahead(self) -> int:

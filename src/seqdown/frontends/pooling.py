@@ -150,14 +150,16 @@ class AvgPool(_Pool):
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
         x = fill_padding(x, lengths, 0.0)
-        # Window sums as a depthwise convolution with ones (avg_pool's divisor_override is
-        # lost in ONNX). ceil_mode's last window ends at most padding + stride - 1 steps
-        # past the input, so that much right padding always suffices; the law trims it.
-        ones = x.new_ones(x.shape[1], 1, self.kernel_size)
+        # Window sums, gathered tap by tap at the window starts (avg_pool's divisor_override
+        # is lost in ONNX, and slicing a longer result would make dynamo guard on its size).
+        # The padding covers the last ceil_mode window, which ends before padding + stride.
+        steps = self.output_length(x.shape[-1])
         padded = F.pad(x, (self.padding, self.padding + self.stride))
-        sums = F.conv1d(padded, ones, stride=self.stride, groups=x.shape[1])
-        sums = sums[..., : self.output_length(x.shape[-1])]
-        start = torch.arange(sums.shape[-1], device=x.device) * self.stride - self.padding
+        first = torch.arange(steps, device=x.device) * self.stride
+        sums = padded.index_select(-1, first)
+        for tap in range(1, self.kernel_size):
+            sums = sums + padded.index_select(-1, first + tap)
+        start = first - self.padding
         n = lengths.to(x.device)[:, None]
         end = start + self.kernel_size
         if self.count_include_pad:

@@ -136,6 +136,15 @@ class PyramidPool(FrontEnd):
     def output_channels(self, channels: int) -> int:
         return channels * sum(self.levels)
 
+    @property
+    def lookahead(self) -> None:  # type: ignore[override]
+        """None: the output waits for the whole item."""
+        return None
+
+    @property
+    def delay(self) -> int:
+        return 0
+
     def streamer(self) -> NoReturn:
         """Raises ValueError: a global pooling waits for the whole input, so it has no stream."""
         raise ValueError("PyramidPool pools each item as a whole (its receptive field is the "

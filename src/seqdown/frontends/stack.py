@@ -7,6 +7,7 @@ filtered; the model sees every input value, ``factor`` times fewer steps.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -39,13 +40,13 @@ def frame_stack(x: Tensor, factor: int, pad_remainder: bool = False) -> Tensor:
     """
     check_signal(x)
     factor = check_positive_int("factor", factor)
-    batch, channels, time = x.shape
+    time = x.shape[-1]
     steps = stack_length(time, factor, pad_remainder)
-    # Pad, then trim to whole groups: one path for every length (no branch when traced).
-    x = F.pad(x, (0, factor - 1))[..., : steps * factor]
-    # (batch, channels, steps, factor) -> (batch, factor, channels, steps)
-    x = x.reshape(batch, channels, steps, factor).permute(0, 3, 1, 2)
-    return x.reshape(batch, factor * channels, steps)
+    # Step t of phase j is x[..., t * factor + j]: one strided slice per phase, concatenated
+    # channel-major. The padding makes every phase long enough; no reshape of the time
+    # axis, which would pin it under torch.export when one step is left.
+    x = F.pad(x, (0, factor - 1))
+    return torch.cat([x[..., j::factor][..., :steps] for j in range(factor)], dim=1)
 
 
 class FrameStack(FrontEnd):
