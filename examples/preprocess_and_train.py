@@ -29,9 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
 import seqdown
-from seqdown.dataset.data import ManifestDataset, collate
-from seqdown.dataset.pipeline import preprocess
-from seqdown.dataset.settings import Settings
+from seqdown.dataset import ManifestDataset, Settings, collate, preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 import seqdown
-from seqdown.frontends.upsampling import TransposedConv
+from seqdown import TransposedConv
 
 LENGTHS = [37, 30, 11]
 CHANNELS = 8

@@ -30,8 +30,8 @@ from scipy import signal
 from torch import Tensor, nn
 
 import seqdown
+from seqdown import TransposedConv, Upsample
 from seqdown.analysis.plotting import new_figure
-from seqdown.frontends.upsampling import TransposedConv, Upsample
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "audio_fixtures" / "digits"

@@ -10,17 +10,27 @@ import torch
 import torch.nn.functional as F
 from scipy import signal
 
+from seqdown import lengths
 from seqdown.lengths import (
+    blur_pool_length,
     causal_delay,
     ceil_div,
+    check_steps,
+    composed_receptive_field,
     conv_length,
+    kernel_span,
     lengths_to_mask,
     min_input_length,
     pool_length,
     ready_length,
     resample_length,
     stack_length,
+    stft_frames,
     stream_lookahead,
+    target_lengths,
+    transposed_conv_length,
+    upsample_length,
+    valid_steps,
     window_start,
     window_stop,
 )
@@ -151,7 +161,7 @@ GEOMETRIES = [(1, 2, 1, 3), (1, 3, 0, 3), (1, 2, 15, 31), (3, 2, 4, 9), (2, 1, 1
 
 
 @pytest.mark.parametrize(("up", "down", "left", "span"), GEOMETRIES, ids=str)
-def test_window_start_and_stop_match_a_loop(up, down, left, span):
+def test_window_start_and_window_stop_match_a_loop(up, down, left, span):
     for t in range(12):
         inside = windows_by_loop(t, up, down, left, span)
         if inside:
@@ -193,3 +203,108 @@ def test_stream_lookahead_matches_brute_force():
              (lambda n: 0, lambda n: min(n, 1))]
     for emitted, length in rules:
         assert stream_lookahead(emitted, length, 64) == brute(emitted, length, 64)
+
+
+def test_every_rule_has_a_reference_test():
+    """Each law of lengths.__all__ is checked here against what torch, scipy or a loop does."""
+    tests = [name for name in globals() if name.startswith("test_")]
+    untested = [rule for rule in lengths.__all__ if rule != "Length"
+                and not any(f"test_{rule}_" in f"{test}_" or f"_{rule}_" in f"{test}_"
+                            for test in tests)]
+    assert untested == []
+
+
+@pytest.mark.parametrize(("kernel", "dilation"),
+                         list(itertools.product((1, 2, 3, 5), (1, 2, 3))))
+def test_kernel_span_is_the_shortest_input_conv1d_accepts(kernel, dilation):
+    weight = torch.ones(1, 1, kernel)
+    span = kernel_span(kernel, dilation)
+    assert F.conv1d(torch.zeros(1, 1, span), weight, dilation=dilation).shape[-1] == 1
+    with pytest.raises(RuntimeError):
+        F.conv1d(torch.zeros(1, 1, span - 1), weight, dilation=dilation)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 5])
+def test_upsample_length_matches_nn_upsample(factor):
+    upsample = torch.nn.Upsample(scale_factor=factor)
+    for n in range(1, 12):
+        assert upsample_length(n, factor) == upsample(torch.zeros(1, 1, n)).shape[-1]
+    assert upsample_length(0, factor) == 0
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"),
+                         [(k, s, p) for k in (1, 2, 3, 4, 5) for s in (1, 2, 3)
+                          for p in range((k - 1) // 2 + 1)])
+def test_transposed_conv_length_matches_conv_transpose1d(kernel, stride, padding):
+    conv = torch.nn.ConvTranspose1d(1, 1, kernel, stride, padding)
+    for n in range(1, 10):
+        assert transposed_conv_length(n, kernel, stride, padding) == \
+            conv(torch.zeros(1, 1, n)).shape[-1]
+    assert transposed_conv_length(0, kernel, stride, padding) == 0
+
+
+def test_target_lengths_matches_loop():
+    out = torch.tensor([38, 20, 0, 37])
+    for target in (None, 0, 19, 37, 40):
+        expected = [n if target is None else min(n, target) for n in out.tolist()]
+        assert target_lengths(out, target).tolist() == expected
+        assert [target_lengths(n, target) for n in out.tolist()] == expected
+
+
+@pytest.mark.parametrize(("n_fft", "hop"), [(400, 160), (512, 128), (16, 5), (7, 3)])
+def test_stft_frames_matches_torch_stft(n_fft, hop):
+    for n in [0, 1, n_fft // 2, n_fft // 2 + 1, n_fft - 1, n_fft, 3 * n_fft + 7]:
+        expected = 0
+        if n > n_fft // 2:  # reflect padding needs more samples than the pad
+            expected = torch.stft(torch.zeros(n), n_fft, hop, window=torch.ones(n_fft),
+                                  center=True, return_complex=True).shape[-1]
+        assert stft_frames(n, n_fft, hop) == expected
+    tensor = stft_frames(torch.tensor([0, n_fft, 3 * n_fft]), n_fft, hop)
+    assert tensor.tolist() == [stft_frames(n, n_fft, hop) for n in (0, n_fft, 3 * n_fft)]
+
+
+def test_valid_steps_matches_loop():
+    lengths_ = torch.tensor([0, 3, 5])
+    expected = [[t < n for t in range(5)] for n in lengths_.tolist()]
+    assert valid_steps(lengths_, 5).tolist() == expected
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4])
+def test_blur_pool_length_matches_its_torch_ops(factor):
+    """Dense max (stride 1), a same-length blur, then every factor-th step."""
+    for n in range(0, 14):
+        if n < factor:
+            expected = 0
+        else:
+            dense = F.max_pool1d(torch.zeros(1, 1, n), factor, 1)
+            expected = dense[..., ::factor].shape[-1]
+        assert blur_pool_length(n, factor) == expected
+
+
+@pytest.mark.parametrize("stages", [
+    [(3, 1), (3, 1)], [(4, 2), (2, 2)], [(31, 2), (2, 2), (3, 3)], [(5, 1)], [],
+], ids=str)
+def test_composed_receptive_field_matches_the_gradient_support(stages):
+    """Average pools with the given windows and strides: an output step's nonzero
+    gradient spans exactly the composed receptive field."""
+    x = torch.zeros(1, 1, 400, requires_grad=True)
+    y = x
+    for kernel, stride in stages:
+        y = F.avg_pool1d(y, kernel, stride)
+    y[0, 0, y.shape[-1] // 2].backward()
+    support = torch.nonzero(x.grad[0, 0]).flatten()
+    assert int(support.max() - support.min()) + 1 == composed_receptive_field(stages)
+
+
+@pytest.mark.parametrize("n", [2.5, True, "3", None, torch.tensor([2.0]), torch.tensor([True])],
+                         ids=repr)
+def test_check_steps_refuses_what_no_rule_can_count(n):
+    with pytest.raises(TypeError, match="n must be an int or an integer tensor"):
+        check_steps(n)
+    with pytest.raises(TypeError, match="n must be an int or an integer tensor"):
+        conv_length(n, 3)
+
+
+def test_check_steps_accepts_ints_and_integer_tensors():
+    for n in (0, 7, torch.tensor([3, 0]), torch.tensor([3], dtype=torch.int32)):
+        check_steps(n)

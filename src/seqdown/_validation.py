@@ -8,6 +8,7 @@ rule it broke, and the value that was received.
 from __future__ import annotations
 
 import numbers
+from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 _LAYOUT = "(batch, channels, time)"
+#: A string mode (a ``Literal``), kept as its own type by :func:`check_choice`.
+Choice = TypeVar("Choice", bound=str)
 
 
 def is_tracing() -> bool:
@@ -86,12 +89,12 @@ def check_finite_number(name: str, value: object, low: float, high: float | None
     return value
 
 
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+def check_choice(name: str, value: Choice, choices: tuple[str, ...]) -> Choice:
     """Returns ``value`` after checking it is one of ``choices``."""
     if value not in choices:
         valid = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {valid}, got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _check_float_dtype(name: str, x: Tensor) -> None:
@@ -143,6 +146,9 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
             f"{name} must have shape (batch,) = ({batch},) to match x of shape "
             f"{tuple(x.shape)}, got shape {tuple(lengths.shape)}"
         )
+    if lengths.device.type == "meta":
+        raise ValueError(f"{name} must hold values (a CPU or accelerator tensor), got a tensor "
+                         "on the 'meta' device, whose values are unknown")
     lengths = lengths.long()
     if batch and not is_tracing():
         # Eager mode only: reading the values would put a data-dependent branch on a

@@ -14,6 +14,8 @@ these functions; no other module writes a length formula.
 ``pool_length``               ``conv_length`` with torch's ``ceil_mode`` rule (pooling)
 ``resample_length``           ``ceil(n * up / down)`` (``scipy.signal.resample_poly``)
 ``stack_length``              ``floor(n / f)`` or ``ceil(n / f)`` (frame stacking)
+``blur_pool_length``          ``floor(n / f)`` (dense max, blur, stride: ``BlurPool``)
+``composed_receptive_field``  receptive field of ops run one after another
 ``stft_frames``               ``1 + n // hop`` (centred STFT, ``MelSpectrogram``)
 ``upsample_length``           ``n * factor`` (``Upsample``)
 ``transposed_conv_length``    ``(n - 1) * s - 2p + k`` (``nn.ConvTranspose1d``)
@@ -31,7 +33,9 @@ these functions; no other module writes a length formula.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
+from fractions import Fraction
 from typing import TypeVar, overload
 
 import torch
@@ -40,8 +44,12 @@ from torch import Tensor
 from seqdown._validation import check_positive_int
 
 __all__ = [
+    "Length",
+    "blur_pool_length",
     "causal_delay",
     "ceil_div",
+    "check_steps",
+    "composed_receptive_field",
     "conv_length",
     "kernel_span",
     "lengths_to_mask",
@@ -60,6 +68,7 @@ __all__ = [
     "window_stop",
 ]
 
+#: A number of steps: a Python int, or an int64 tensor of them (rules work elementwise).
 Length = TypeVar("Length", int, Tensor)
 
 
@@ -71,6 +80,23 @@ def ceil_div(a: Length, b: int) -> Length:
     toward zero, so ``-((-a) // b)`` would round the wrong way there.
     """
     return (a + b - 1) // b
+
+
+def check_steps(n: object) -> None:
+    """Refuses a number of steps that is not an int or an integer tensor (2.5, True, "3").
+
+    Every rule calls it first, so a length is never computed from a float.
+
+    Raises:
+        TypeError: ``n`` is a float, a bool, a string, or a float or bool tensor.
+    """
+    if isinstance(n, Tensor):
+        if n.is_floating_point() or n.is_complex() or n.dtype == torch.bool:
+            raise TypeError(f"n must be an int or an integer tensor of step counts, got a "
+                            f"{n.dtype} tensor")
+    elif isinstance(n, bool) or not isinstance(n, (int, torch.SymInt)):  # SymInt: traced
+        raise TypeError(f"n must be an int or an integer tensor of step counts, got {n!r} "
+                        f"({type(n).__name__})")
 
 
 def _clip(n: Length, out: Length) -> Length:
@@ -100,6 +126,7 @@ def conv_length(n: Length, kernel_size: int, stride: int = 1, padding: int = 0,
         >>> conv_length(11, kernel_size=3, stride=2, padding=1), conv_length(2, 3, 2)
         (6, 0)
     """
+    check_steps(n)
     return _clip(n, (n + 2 * padding - kernel_span(kernel_size, dilation)) // stride + 1)
 
 
@@ -116,6 +143,7 @@ def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dila
         >>> pool_length(torch.tensor([2, 7]), kernel_size=3, stride=2, ceil_mode=True).tolist()
         [1, 3]
     """
+    check_steps(n)
     if not ceil_mode:
         return conv_length(n, kernel_size, stride, padding, dilation)
     span = kernel_span(kernel_size, dilation)
@@ -135,6 +163,7 @@ def resample_length(n: Length, up: int, down: int) -> Length:
         >>> resample_length(44100, up=160, down=441), resample_length(7, 1, 3)
         (16000, 3)
     """
+    check_steps(n)
     return _clip(n, ceil_div(n * up, down))
 
 
@@ -146,7 +175,43 @@ def stack_length(n: Length, factor: int, pad_remainder: bool = False) -> Length:
         >>> stack_length(10, 3), stack_length(10, 3, pad_remainder=True)
         (3, 4)
     """
+    check_steps(n)
     return _clip(n, ceil_div(n, factor) if pad_remainder else n // factor)
+
+
+def blur_pool_length(n: Length, factor: int) -> Length:
+    """Output length of :class:`~seqdown.frontends.blur.BlurPool`: ``floor(n / factor)``.
+
+    The dense max is a valid window of ``factor`` steps (``n - factor + 1``
+    steps), the blur keeps that length and the stride rounds it up, which a
+    kernel-1 convolution with stride ``factor`` states.
+
+    Example:
+        >>> blur_pool_length(9, 2), blur_pool_length(1, 2)
+        (4, 0)
+    """
+    return conv_length(conv_length(n, factor), 1, factor)
+
+
+def composed_receptive_field(stages: Iterable[tuple[int, int | Fraction]]) -> int:
+    """Input steps one output step depends on, for ops run one after another.
+
+    Args:
+        stages: ``(receptive_field, factor)`` of each op, first op first. Each
+            step of a later op's window is ``factor`` input steps of the ops
+            before it, so the field grows by ``(receptive_field - 1)`` times the
+            product of the earlier factors.
+
+    Example:
+        >>> composed_receptive_field([(31, 2), (2, 2)])  # Decimate(2) then MaxPool(2)
+        33
+    """
+    field: int | Fraction = 1
+    step: int | Fraction = 1
+    for receptive_field, factor in stages:
+        field = field + (receptive_field - 1) * step
+        step = step * factor
+    return math.ceil(field)
 
 
 def upsample_length(n: Length, factor: int) -> Length:
@@ -169,6 +234,7 @@ def transposed_conv_length(n: Length, kernel_size: int, stride: int, padding: in
         >>> transposed_conv_length(9, kernel_size=4, stride=2, padding=1)
         18
     """
+    check_steps(n)
     return _clip(n, (n - 1) * stride - 2 * padding + kernel_size)
 
 
@@ -209,6 +275,7 @@ def stft_frames(n: Length, n_fft: int, hop_length: int) -> Length:
         >>> stft_frames(16000, n_fft=400, hop_length=160), stft_frames(200, 400, 160)
         (101, 0)
     """
+    check_steps(n)
     frames = 1 + (n + 2 * (n_fft // 2) - n_fft) // hop_length
     # _clip forces 0 where its first argument is <= 0: here, n <= n_fft // 2.
     return _clip(n - n_fft // 2, frames)
@@ -251,7 +318,7 @@ def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
         ``t < lengths[b]``.
 
     Raises:
-        TypeError: ``lengths`` is not an integer tensor.
+        TypeError: ``lengths`` is not an integer tensor (bool is refused).
         ValueError: ``lengths`` is not 1-D, is negative, or exceeds ``max_length``.
 
     Example:
@@ -259,7 +326,8 @@ def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
         tensor([[ True,  True,  True, False],
                 [ True, False, False, False]])
     """
-    if not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.is_complex():
+    if (not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.is_complex()
+            or lengths.dtype == torch.bool):
         got = lengths.dtype if isinstance(lengths, Tensor) else type(lengths).__name__
         raise TypeError(f"lengths must be an integer tensor (int64) of shape (batch,), got {got}")
     if lengths.dim() != 1:

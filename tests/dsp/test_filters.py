@@ -9,8 +9,7 @@ import pytest
 from scipy import signal
 from scipy.special import comb
 
-from seqdown.dsp.filters import binomial_taps, design_lowpass
-from seqdown.frontends.resampling import DECIMATE_DEFAULT_TAPS
+from seqdown.dsp.filters import DECIMATE_DEFAULT_TAPS, binomial_taps, design_lowpass
 
 SPECS = [
     (1, 2, 60, 0.5), (1, 3, 60, 0.5), (1, 8, 60, 0.5), (1, 2, 40, 0.2), (1, 5, 80, 0.3),

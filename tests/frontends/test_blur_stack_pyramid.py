@@ -68,6 +68,10 @@ def test_frame_stack_matches_loop(factor, pad_remainder, rng):
     for time in [1, 5, 6, 11]:
         x = rng.standard_normal((2, 3, time))
         steps = seqdown.stack_length(time, factor, pad_remainder)
+        if steps == 0:  # as FrameStack without lengths: no output step is an error
+            with pytest.raises(ValueError, match=f"needs at least min_length={factor}"):
+                seqdown.frame_stack(torch.from_numpy(x), factor, pad_remainder)
+            continue
         padded = np.concatenate([x, np.zeros((2, 3, factor))], axis=-1)
         expected = np.zeros((2, 3 * factor, steps))
         for t in range(steps):

@@ -83,7 +83,6 @@ def test_chain_ending_in_pyramid_pool():
     (" AVG:3 + stack:2 ", [seqdown.AvgPool, seqdown.FrameStack], 6),
     ("blur:2+conv:3", [seqdown.BlurPool, seqdown.StridedConv], 6),
     ("none", [], 1),
-    ("", [], 1),
 ], ids=str)
 def test_build_frontend(spec, types, factor):
     chain = seqdown.build_frontend(spec, channels=8)
@@ -101,7 +100,9 @@ def test_build_frontend(spec, types, factor):
     ("decimate:two", None, r"got 'two'; valid names"),
     ("max:2++avg:2", None, "unknown front-end ''"),
     ("conv:2", None, "needs channels="),
-], ids=lambda v: str(v)[:16])
+    ("", None, r"spec is empty \(''\); use 'none' for the identity"),
+    ("  ", None, "spec is empty"),
+], ids=lambda v: str(v)[:16] or "empty")
 def test_build_frontend_errors(spec, channels, match):
     with pytest.raises(ValueError, match=match):
         seqdown.build_frontend(spec, channels)

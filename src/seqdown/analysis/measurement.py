@@ -72,6 +72,7 @@ import torch
 from scipy import signal
 
 from seqdown._validation import check_finite_number, check_positive_int
+from seqdown.analysis.bands import ALIAS_EDGES, PASSBAND_EDGES
 from seqdown.frontends.base import FrontEnd
 
 __all__ = ["Measurement", "ToneSweep", "measure", "shift_change", "tone_sweep"]
@@ -82,10 +83,6 @@ TONE_STEP = 1 / 80
 WINDOW = 1024
 #: Output steps in one period of the shift-consistency noise.
 PERIOD = 1024
-#: Fractions of the output Nyquist frequency that bound the passband figures.
-PASSBAND_EDGES = (0.8, 0.9)
-#: Fractions of the output Nyquist frequency from which the alias figures count.
-ALIAS_EDGES = (1.0, 1.1, 1.25)
 _PHASE = 1.0  # radians; any phase that is not a multiple of pi / 4 will do
 _FLOOR = 1e-30  # -300 dB
 _CHUNK = 1 << 22  # elements per forward pass
@@ -94,6 +91,10 @@ _CHUNK = 1 << 22  # elements per forward pass
 @dataclass(frozen=True)
 class ToneSweep:
     """A front-end's response to a grid of test tones (see the module notes).
+
+    The names of the band figures follow the edges: :func:`passband_key` of each
+    of :data:`PASSBAND_EDGES`, :func:`alias_key` of each of :data:`ALIAS_EDGES`
+    and ``alias_key(ALIAS_EDGES[0], "dc")`` (checked by the tests).
 
     Attributes:
         frequencies: tone frequencies in Hz, ``(tones,)``, from 0 up to below the
@@ -169,17 +170,24 @@ def _db(power: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, _FLOOR))
 
 
-def _prepare(frontend: object, channels: int) -> tuple[FrontEnd, Fraction, int]:
-    """A float64 copy of ``frontend`` in eval mode, its factor, and checked channels."""
+def _geometry(frontend: object) -> tuple[Fraction, int]:
+    """``(factor, receptive_field)`` of a front-end that can be measured."""
     if not isinstance(frontend, FrontEnd):
         raise TypeError(f"frontend must be a seqdown FrontEnd, got {type(frontend).__name__}")
-    if frontend.factor is None:
+    if frontend.factor is None or frontend.receptive_field is None:
         raise ValueError(f"frontend must keep a time axis to be measured, got "
                          f"{type(frontend).__name__} (factor None)")
     factor = Fraction(frontend.factor)
     if factor < 1:
         raise ValueError(f"frontend must downsample (factor >= 1) to be measured, got "
                          f"factor {frontend.factor}")
+    return factor, frontend.receptive_field
+
+
+def _prepare(frontend: object, channels: int) -> tuple[FrontEnd, Fraction, int]:
+    """A float64 copy of ``frontend`` in eval mode, its factor, and checked channels."""
+    factor, _ = _geometry(frontend)
+    assert isinstance(frontend, FrontEnd)  # checked by _geometry
     channels = check_positive_int("channels", channels)
     return copy.deepcopy(frontend).to(torch.float64).eval(), factor, channels
 
@@ -200,8 +208,9 @@ def _run(frontend: FrontEnd, signals: np.ndarray, channels: int, keep: slice) ->
 
 def _steady_window(frontend: FrontEnd, factor: Fraction) -> tuple[int, slice]:
     """Input length and the output steps that see no edge: ``WINDOW`` of them."""
-    trim = math.ceil(frontend.receptive_field / factor) + 1
-    length = math.ceil((WINDOW + 2 * trim) * factor) + frontend.receptive_field
+    field = _geometry(frontend)[1]
+    trim = math.ceil(field / factor) + 1
+    length = math.ceil((WINDOW + 2 * trim) * factor) + field
     if frontend.output_length(length) < WINDOW + trim:  # pragma: no cover - length rules
         raise RuntimeError(f"{type(frontend).__name__}.output_length({length}) is too short")
     return length, slice(trim, trim + WINDOW)
@@ -266,7 +275,7 @@ def tone_sweep(frontend: FrontEnd, sample_rate: float, channels: int = 1) -> Ton
     model, factor, channels = _prepare(frontend, channels)
     length, keep = _steady_window(model, factor)
     ratios = np.arange(math.ceil(factor / TONE_STEP)) / round(1 / TONE_STEP)
-    ratios = ratios[ratios < factor]
+    ratios = ratios[ratios < float(factor)]
     omega = np.pi * ratios / float(factor)  # radians per input sample
     phases = np.array([_PHASE, _PHASE + np.pi / 2])
     n = np.arange(length)
@@ -332,7 +341,7 @@ def shift_change(frontend: FrontEnd, channels: int = 1, seed: int = 0) -> float:
     noise = np.fft.irfft(spectrum, period)
     noise /= noise.std()
     # Tile enough periods that the middle one's outputs see no edge.
-    tiles = math.ceil(model.receptive_field / period) + 1
+    tiles = math.ceil(_geometry(model)[1] / period) + 1
     signals = np.tile(np.stack([noise, np.roll(noise, 1)]), 2 * tiles + 1)
     start = math.ceil(tiles * period / factor)
     y, y_shifted = _run(model, signals, channels, slice(start, start + steps))
@@ -343,13 +352,15 @@ def shift_change(frontend: FrontEnd, channels: int = 1, seed: int = 0) -> float:
     return float(_db(np.array(change)))
 
 
-def _extreme(values: np.ndarray, mask: np.ndarray, largest: bool) -> float | None:
-    """The largest value in ``mask`` (or the one furthest from 0 dB), None if ``mask`` is empty."""
-    if not mask.any():
-        return None
+def _worst(values: np.ndarray, mask: np.ndarray) -> float | None:
+    """The largest value in ``mask``, None if ``mask`` is empty."""
+    return float(values[mask].max()) if mask.any() else None
+
+
+def _deviation(values: np.ndarray, mask: np.ndarray) -> float:
+    """The value in ``mask`` furthest from 0 dB (the passband always holds DC)."""
     chosen = values[mask]
-    index = np.argmax(chosen) if largest else np.argmax(np.abs(chosen))
-    return float(chosen[index])
+    return float(chosen[np.argmax(np.abs(chosen))])
 
 
 def measure(frontend: FrontEnd, sample_rate: float, channels: int = 1) -> Measurement:
@@ -376,27 +387,23 @@ def measure(frontend: FrontEnd, sample_rate: float, channels: int = 1) -> Measur
         (-0.5, -1.84)
     """
     sweep = tone_sweep(frontend, sample_rate, channels)
-    factor = Fraction(frontend.factor)
+    factor, field = _geometry(frontend)
     ratios = sweep.ratios
     return Measurement(
         sample_rate=float(sample_rate),
         factor=int(factor) if factor.denominator == 1 else float(factor),
         output_sample_rate=float(sample_rate) / float(factor),
-        receptive_field=int(frontend.receptive_field),
+        receptive_field=field,
         min_length=int(frontend.min_length),
         delay_samples=round(sweep.delay_samples, 6) + 0.0,  # no "-0.0"
-        passband_deviation_db_to_80pct_nyquist=_extreme(
-            sweep.gain_db, ratios <= PASSBAND_EDGES[0] + 1e-9, largest=False),
-        passband_deviation_db_to_90pct_nyquist=_extreme(
-            sweep.gain_db, ratios <= PASSBAND_EDGES[1] + 1e-9, largest=False),
-        worst_alias_db_from_100pct_nyquist=_extreme(
-            sweep.alias_db, ratios >= ALIAS_EDGES[0] - 1e-9, largest=True),
-        worst_alias_db_from_110pct_nyquist=_extreme(
-            sweep.alias_db, ratios >= ALIAS_EDGES[1] - 1e-9, largest=True),
-        worst_alias_db_from_125pct_nyquist=_extreme(
-            sweep.alias_db, ratios >= ALIAS_EDGES[2] - 1e-9, largest=True),
-        worst_dc_db_from_100pct_nyquist=_extreme(
-            sweep.dc_db, ratios >= ALIAS_EDGES[0] - 1e-9, largest=True),
+        passband_deviation_db_to_80pct_nyquist=_deviation(
+            sweep.gain_db, ratios <= PASSBAND_EDGES[0] + 1e-9),
+        passband_deviation_db_to_90pct_nyquist=_deviation(
+            sweep.gain_db, ratios <= PASSBAND_EDGES[1] + 1e-9),
+        worst_alias_db_from_100pct_nyquist=_worst(sweep.alias_db, ratios >= ALIAS_EDGES[0] - 1e-9),
+        worst_alias_db_from_110pct_nyquist=_worst(sweep.alias_db, ratios >= ALIAS_EDGES[1] - 1e-9),
+        worst_alias_db_from_125pct_nyquist=_worst(sweep.alias_db, ratios >= ALIAS_EDGES[2] - 1e-9),
+        worst_dc_db_from_100pct_nyquist=_worst(sweep.dc_db, ratios >= ALIAS_EDGES[0] - 1e-9),
         shift_change_db=shift_change(frontend, channels),
         sweep=sweep,
     )

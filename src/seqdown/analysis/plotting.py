@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from seqdown.analysis.measurement import Measurement
 
+from seqdown.analysis.bands import PASSBAND_EDGES
+
 __all__ = ["new_figure", "plot_measurements"]
 
 #: Level ranges drawn (dB) for the magnitude responses and the alias spectra; lower
@@ -87,7 +89,7 @@ def plot_measurements(measurements: Mapping[str, Measurement], path: str | Path,
         below = sweep.ratios < 1
         top, bottom = axes[0, column], axes[1, column]
         top.plot(khz[below], sweep.gain_db[below].clip(_RESPONSE_DB[0]), color="C0")
-        for edge in (0.8, 0.9):
+        for edge in PASSBAND_EDGES:
             top.axvline(edge * nyquist, color="0.6", linestyle=":", linewidth=1)
         top.set_xlim(0, nyquist)
         top.set_title(f"{label}\nfactor {result.factor}, receptive field {result.receptive_field}",

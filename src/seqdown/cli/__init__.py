@@ -5,7 +5,7 @@ Each subcommand lives in :mod:`seqdown.cli` as a module with
 function of the parsed arguments returning the exit status.
 
 Exit status: 0 on success, 1 when the command ran but some inputs failed, 2 for
-usage errors (as argparse reports them).
+usage errors (as argparse reports them, and a command whose extra is not installed).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 
 from seqdown import __version__
-from seqdown.cli import analyze, merge, preprocess
+from seqdown._lazy import MissingExtra
+from seqdown.cli import analyze, export, merge, preprocess
 
 __all__ = ["build_parser", "main"]
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"seqdown {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (preprocess, merge, analyze):
+    for command in (preprocess, merge, export, analyze):
         command.add_parser(subparsers)
     return parser
 
@@ -36,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``seqdown`` with ``argv`` (default: the process arguments); returns the exit status."""
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except MissingExtra as error:  # a command whose extra is not installed: a usage error
+        print(f"seqdown {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

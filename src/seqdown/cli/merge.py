@@ -6,9 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from seqdown.dataset.merging import merge
-from seqdown.dataset.settings import UsageError
-
 __all__ = ["add_parser", "run"]
 
 _PROG = "seqdown merge"
@@ -34,6 +31,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``seqdown merge``; returns the exit status (0, 1 or 2)."""
+    from seqdown.dataset.merging import merge
+    from seqdown.dataset.settings import UsageError
+
     try:
         summary = merge(args.shards, args.merged, overwrite=args.overwrite)
     except UsageError as error:

@@ -1,7 +1,8 @@
 """The dataset pipeline: audio files in, feature arrays and a manifest out.
 
 Needs the ``dataset`` extra (``pip install 'seqdown[dataset]'``: soundfile and
-torchaudio); importing this package without it raises an ImportError naming it.
+torchaudio). ``import seqdown.dataset`` works without it; using one of its
+names then raises an ImportError that names the extra.
 
 =============================  ======================================================
 name                           what it is
@@ -13,27 +14,39 @@ name                           what it is
 :class:`MergeSummary`          counts of one ``merge``
 :class:`ManifestDataset`       a ``torch.utils.data.Dataset`` over ``manifest.jsonl``
 :func:`collate`                pads a list of items into a :class:`Batch`
-:class:`Record`, :class:`Failure`  one line of ``manifest.jsonl`` / ``failures.jsonl``
+:class:`Record`                one line of ``manifest.jsonl``
+:class:`Failure`               one line of ``failures.jsonl``
 :class:`UsageError`            bad settings or folders (the CLI's exit status 2)
 =============================  ======================================================
 """
 
-from seqdown.dataset.data import Batch, ManifestDataset, collate
-from seqdown.dataset.manifest import Failure, Record
-from seqdown.dataset.merging import MergeSummary, merge
-from seqdown.dataset.pipeline import Summary, preprocess
-from seqdown.dataset.settings import Settings, UsageError
+from __future__ import annotations
 
-__all__ = [
-    "Batch",
-    "Failure",
-    "ManifestDataset",
-    "MergeSummary",
-    "Record",
-    "Settings",
-    "Summary",
-    "UsageError",
-    "collate",
-    "merge",
-    "preprocess",
-]
+from typing import TYPE_CHECKING
+
+from seqdown._lazy import attach
+
+#: Every public name and the module that defines it, imported on first use.
+_EXPORTS = {
+    "Batch": "seqdown.dataset.data",
+    "Failure": "seqdown.dataset.manifest",
+    "ManifestDataset": "seqdown.dataset.data",
+    "MergeSummary": "seqdown.dataset.merging",
+    "Record": "seqdown.dataset.manifest",
+    "Settings": "seqdown.dataset.settings",
+    "Summary": "seqdown.dataset.pipeline",
+    "UsageError": "seqdown.dataset.settings",
+    "collate": "seqdown.dataset.data",
+    "merge": "seqdown.dataset.merging",
+    "preprocess": "seqdown.dataset.pipeline",
+}
+
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
+    from seqdown.dataset.data import Batch, ManifestDataset, collate
+    from seqdown.dataset.manifest import Failure, Record
+    from seqdown.dataset.merging import MergeSummary, merge
+    from seqdown.dataset.pipeline import Summary, preprocess
+    from seqdown.dataset.settings import Settings, UsageError

@@ -6,6 +6,13 @@ which is atomic on POSIX and Windows; the folder is then ``fsync``-ed so that
 the rename itself survives a power cut. A process killed at any moment (even
 with SIGKILL) leaves at most a stray temporary file, never a partial file under
 the final name; :func:`remove_temporaries` cleans those up.
+
+The file gets the mode that ``open()`` would give it, ``0o666 & ~umask``, not
+``mkstemp``'s private ``0o600``: a dataset on a shared cluster folder is
+readable by the team as the umask allows.
+
+:func:`sha256_file` is the one file hash of the dataset tools (manifests record
+it, ``merge`` and ``ManifestDataset(verify=True)`` check it).
 """
 
 from __future__ import annotations
@@ -21,9 +28,22 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["atomic_write", "remove_temporaries", "save_array", "write_text"]
+__all__ = ["atomic_write", "remove_temporaries", "save_array", "sha256_file", "write_text"]
 
 _SUFFIX = ".tmp"
+#: Bytes read at a time when hashing a file.
+_HASH_CHUNK = 1 << 20
+
+
+def _file_mode() -> int:
+    """``0o666 & ~umask``: the mode ``open()`` gives a new file.
+
+    The umask can only be read by setting it; it is restored at once (processes
+    of the pipeline create no files from other threads meanwhile).
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -54,6 +74,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_SUFFIX,
                                          dir=target.parent)
     try:
+        os.fchmod(handle, _file_mode())
         with os.fdopen(handle, "wb") as file:
             yield file
             file.flush()
@@ -102,6 +123,15 @@ def save_array(path: str | os.PathLike[str], array: np.ndarray) -> tuple[str, in
         hashing = _Hashing(file)
         np.lib.format.write_array(hashing, np.ascontiguousarray(array), allow_pickle=False)
     return hashing.digest.hexdigest(), hashing.size
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 hex digest of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def remove_temporaries(folder: str | os.PathLike[str]) -> int:

@@ -27,28 +27,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import Any
 
 import torch
-import torchaudio
 from torch import Tensor
+
+from seqdown._lazy import missing_extra
+
+try:
+    import torchaudio
+except ImportError as error:  # pragma: no cover - exercised by tests/test_extras.py
+    raise missing_extra("torchaudio", "dataset", error) from error
 
 from seqdown._validation import check_choice, check_finite_number, check_positive_int
 from seqdown.dataset.audio import TooShort
+from seqdown.dataset.options import (
+    DEFAULT_HOP_MS,
+    DEFAULT_N_MELS,
+    DEFAULT_N_MFCC,
+    DEFAULT_WIN_MS,
+    FEATURE_KINDS,
+    FeatureKind,
+)
 from seqdown.lengths import stft_frames
 
 __all__ = [
-    "FEATURE_KINDS",
     "LOG_FLOOR",
     "FeatureExtractor",
-    "FeatureKind",
     "FeatureSpec",
     "compute_features",
     "stft_frames",
 ]
 
-FeatureKind = Literal["wave", "logmel", "mfcc"]
-FEATURE_KINDS: tuple[str, ...] = get_args(FeatureKind)
 #: Added to the mel power before the natural log, so that silence gives ln(1e-6), not -inf.
 LOG_FLOOR = 1e-6
 
@@ -81,10 +91,10 @@ class FeatureSpec:
 
     kind: FeatureKind
     sample_rate: int
-    n_mels: int = 80
-    n_mfcc: int = 13
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
+    n_mels: int = DEFAULT_N_MELS
+    n_mfcc: int = DEFAULT_N_MFCC
+    win_ms: float = DEFAULT_WIN_MS
+    hop_ms: float = DEFAULT_HOP_MS
 
     def __post_init__(self) -> None:
         check_choice("features", self.kind, FEATURE_KINDS)
@@ -128,6 +138,21 @@ class FeatureSpec:
         if self.kind == "wave":
             return samples
         return stft_frames(samples, self.n_fft, self.hop_length)
+
+    @property
+    def frame_rule(self) -> str:
+        """:meth:`frames` in words, with this spec's numbers (for manifests).
+
+        Example:
+            >>> FeatureSpec("logmel", 16000).frame_rule  # frame t is centred on sample t * 160
+            'centred STFT: feature_frames = 1 + num_samples // 160'
+        """
+        if self.kind == "wave":
+            return "waveform: feature_frames = num_samples"
+        hop = self.hop_length
+        # stft_frames, padding n_fft // 2 on each side: 1 + (n + 2 * (n_fft // 2) - n_fft) // hop.
+        samples = "num_samples" if self.n_fft % 2 == 0 else "(num_samples - 1)"
+        return f"centred STFT: feature_frames = 1 + {samples} // {hop}"
 
     @property
     def min_samples(self) -> int:
@@ -252,6 +277,7 @@ class FeatureExtractor:
 
     def _compute(self, keep: int) -> None:
         """Computes every frame whose samples are all here; keeps ``keep`` samples for the end."""
+        assert self._buffer is not None, "_compute runs after the first block"  # invariant
         n_fft, hop = self.spec.n_fft, self.spec.hop_length
         end = self._offset + self._buffer.shape[1]
         count = (end - n_fft) // hop + 1 - self._next if end >= n_fft else 0

@@ -15,7 +15,6 @@ The merged folder is what one unsharded run would have written: the same
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqdown.dataset.atomic import sha256_file
 from seqdown.dataset.journal import Entry, Journal
 from seqdown.dataset.manifest import (
     FAILURES_FILE,
@@ -41,10 +41,10 @@ from seqdown.dataset.settings import (
     differences,
     read_dataset_file,
 )
+from seqdown.dataset.trust import check_regular_file, confined_path
 
 __all__ = ["MergeSummary", "merge"]
 
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,6 @@ def _check_shards(folders: Sequence[Path]) -> Settings:
     return first.unsharded()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _link_or_copy(source: Path, target: Path) -> None:
     """Places ``source`` at ``target`` atomically: a hard link, else a copy."""
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
@@ -128,16 +120,23 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def _take_shard(folder: Path, output: Path, entries: dict[str, Entry],
                 failures: list[Failure]) -> None:
     """Checks and links one shard's arrays into ``output``; collects its entries and failures."""
-    journal = Journal(folder).load()
+    journal = {entry.record.id: entry for entry in Journal(folder).load().values()}
     for record in read_jsonl(folder / MANIFEST_FILE, Record):
         if record.id in entries:
             raise UsageError(f"utterance {record.id!r} ({record.source}) is in two shards")
-        array = folder / record.feature_filepath
-        if not array.exists() or _sha256(array) != record.sha256:
+        what = f"utterance {record.id!r} of {os.fspath(folder / MANIFEST_FILE)!r}"
+        try:
+            array = confined_path(folder, record.feature_filepath, FEATURES_DIR, what)
+            target = confined_path(output, record.feature_filepath, FEATURES_DIR, what)
+            if array.exists():
+                check_regular_file(array, what)
+        except ValueError as error:
+            raise UsageError(f"{error}; a shard's arrays must be in its features/ folder") from None
+        if not array.exists() or sha256_file(array) != record.sha256:
             raise UsageError(f"{os.fspath(array)!r} is missing or does not match the sha256 in "
                              f"{os.fspath(folder / MANIFEST_FILE)}; rerun that shard")
-        _link_or_copy(array, output / record.feature_filepath)
-        entry = journal.get(record.source)
+        _link_or_copy(array, target)
+        entry = journal.get(record.id)
         if entry is None or entry.record != record:
             # Without its journal line the source's state is unknown: a resume redoes it.
             entry = Entry(record, -1, -1, array.stat().st_size)

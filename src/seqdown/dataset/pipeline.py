@@ -9,7 +9,8 @@ and writes the dataset folder::
     OUTPUT_DIR/
         dataset.json       settings, parameters, versions, counts (complete: true at the end)
         manifest.jsonl     one Record per utterance, sorted by id
-        failures.jsonl     one Failure per file that failed, sorted by source
+        failures.jsonl     one Failure per file (or manifest line) that failed, sorted by
+                           line, then source
         features/<id>.npy  float32 (feature_channels, num_frames)
         journal.jsonl      what is finished, for resuming
         .lock              held while a run writes here
@@ -21,9 +22,14 @@ the outputs of a run depend only on the inputs and settings (not on ``workers``,
 which files finish, or on interruptions and resumes); a folder made with other
 settings is refused before anything in it changes.
 
-Sharding: a file belongs to shard ``int(sha256(source).hexdigest()[:16], 16) %
-num_shards``, where ``source`` is its path relative to INPUT_DIR. Adding files
-never moves the others between shards.
+Inputs: a folder of audio (INPUT_DIR, with ``--transcripts`` for the texts) or a
+NeMo-style JSONL manifest (``--manifest``); see :mod:`~seqdown.dataset.sources`.
+
+Sharding: an utterance belongs to shard ``int(sha256(key).hexdigest()[:16], 16) %
+num_shards``, where ``key`` is its path relative to INPUT_DIR (folder inputs) or
+its manifest line's ``id`` or ``audio_filepath[@offset]`` (manifest inputs); an
+invalid manifest line's failure goes to the shard of ``"<audio_filepath>:<line>"``.
+Adding utterances never moves the others between shards.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +53,7 @@ from seqdown.dataset.manifest import (
     FEATURES_DIR,
     MANIFEST_FILE,
     Failure,
+    failure_order,
     total_hours,
     write_jsonl,
 )
@@ -60,6 +67,8 @@ from seqdown.dataset.settings import (
     differences,
     read_dataset_file,
 )
+from seqdown.dataset.sources import Utterance, folder_utterances, manifest_utterances
+from seqdown.dataset.transcripts import match_transcripts, read_transcripts
 from seqdown.dataset.utterance import Job, process_file
 from seqdown.dataset.workers import WorkerCrash, run_jobs
 
@@ -95,6 +104,11 @@ class Summary:
         hours: hours of source audio in the dataset (done and skipped).
         processed_seconds: seconds of source audio this run processed.
         elapsed: wall-clock seconds of the run.
+        unit: what was counted: ``"files"`` (folder inputs) or ``"utterances"``
+            (manifest lines).
+        without_text: the sources of the utterances in the dataset that have
+            no text, when the input gives texts (``--transcripts`` or a
+            manifest); empty otherwise.
     """
 
     output_dir: str
@@ -104,6 +118,8 @@ class Summary:
     hours: float
     processed_seconds: float
     elapsed: float
+    unit: str = "files"
+    without_text: tuple[str, ...] = ()
 
     @property
     def real_time_factor(self) -> float | None:
@@ -116,8 +132,9 @@ class Summary:
         speed = "n/a" if rtf is None else f"{rtf:.4f}"
         failures = (f" (see {os.path.join(self.output_dir, FAILURES_FILE)})"
                     if self.failed else "")
-        return (f"{self.done + self.skipped + self.failed} files: {self.done} done, "
-                f"{self.skipped} skipped, {self.failed} failed{failures}; "
+        text = f", {len(self.without_text)} without text" if self.without_text else ""
+        return (f"{self.done + self.skipped + self.failed} {self.unit}: {self.done} done, "
+                f"{self.skipped} skipped, {self.failed} failed{failures}{text}; "
                 f"{self.hours:.4f} h of audio; {self.elapsed:.1f} s, real-time factor {speed}")
 
 
@@ -169,7 +186,8 @@ def _check_output(folder: Path, settings: Settings, overwrite: bool) -> None:
         return
     if overwrite:
         return
-    changed = differences(existing[1], settings, ignore=("exclude",))
+    # These choose which utterances and texts there are, not how an array is made.
+    changed = differences(existing[1], settings, ignore=("exclude", "transcripts", "require_text"))
     if changed:
         raise SettingsMismatch(
             f"OUTPUT_DIR {os.fspath(folder)!r} holds a dataset made with "
@@ -206,39 +224,85 @@ def finish_dataset(folder: Path, settings: Settings, entries: list[Entry],
     entries = sorted(entries, key=lambda entry: entry.record.id)
     records = [entry.record for entry in entries]
     write_jsonl(folder / MANIFEST_FILE, records)
-    write_jsonl(folder / FAILURES_FILE, sorted(failures, key=lambda failure: failure.source))
+    failures = sorted(failures, key=failure_order)
+    write_jsonl(folder / FAILURES_FILE, failures)
     Journal(folder).rewrite(entries)
     wanted = {Path(record.feature_filepath).name for record in records}
     for array in (folder / FEATURES_DIR).glob("*.npy"):
         if array.name not in wanted:
             array.unlink()
     counts = {"utterances": len(records), "failures": len(failures),
-              "hours": total_hours(records)}
+              "hours": total_hours(records),
+              "without_text": sum(record.text is None for record in records)}
     _write_description(folder, settings, counts)
     return counts
 
 
-def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry]
-          ) -> tuple[list[Job], list[Entry], list[Failure]]:
-    """Splits this shard's files into jobs to run, finished entries, and files that vanished."""
+def _utterances(settings: Settings, folder: Path) -> tuple[list[Utterance], list[Failure]]:
+    """Every utterance of the input (all shards), and the manifest lines that are not valid.
+
+    Raises:
+        UsageError: INPUT_DIR is not a folder, the manifest or a transcripts
+            file cannot be read, or a transcript id is ambiguous.
+    """
+    if settings.manifest is not None:
+        try:
+            return manifest_utterances(settings.manifest)
+        except OSError as error:
+            raise UsageError(f"--manifest {settings.manifest!r} cannot be read: "
+                             f"{error.strerror or error}") from None
     try:
         sources = find_audio(settings.input_dir, settings.exclude, skip=folder)
     except NotADirectoryError as error:
         raise UsageError(str(error)) from None
-    jobs, finished, failures = [], [], []
-    for source in sources:
-        if shard_of(source, settings.num_shards) != settings.shard_index:
+    try:
+        texts = match_transcripts(sources, read_transcripts(settings.transcripts))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return folder_utterances(settings.input_dir, sources, texts), []
+
+
+def _relabel(entry: Entry, utterance: Utterance) -> Entry:
+    """``entry`` with the text and extra keys ``utterance`` now has (its array unchanged)."""
+    record = replace(entry.record, text=utterance.text, extra=utterance.extra)
+    return replace(entry, record=record, input_digest=utterance.digest)
+
+
+def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
+          inputs: tuple[list[Utterance], list[Failure]]
+          ) -> tuple[list[Job], list[Entry], list[Failure]]:
+    """Splits this shard's utterances into jobs to run, finished entries, and failures.
+
+    ``inputs`` is :func:`_utterances`. The failures are the manifest's invalid
+    lines, utterances without a text under ``--require-text``, and audio files
+    that vanished.
+    """
+    utterances, invalid = inputs
+    mine = settings.num_shards, settings.shard_index
+    failures = [failure for failure in invalid
+                if shard_of(f"{failure.source}:{failure.line}", mine[0]) == mine[1]]
+    jobs, finished = [], []
+    for utterance in utterances:
+        if shard_of(utterance.key, mine[0]) != mine[1]:
+            continue
+        if settings.require_text and utterance.text is None:
+            failures.append(utterance.failure("MissingText", "no text for this utterance "
+                                              "(--require-text)"))
             continue
         try:
-            status = os.stat(os.path.join(settings.input_dir, source))
+            status = os.stat(utterance.audio_path)
         except OSError as error:
-            failures.append(Failure(source, type(error).__name__, error.strerror or str(error)))
+            failures.append(utterance.failure(type(error).__name__,
+                                              error.strerror or str(error)))
             continue
-        entry = journal.get(source)
-        if entry is not None and is_current(entry, status, folder):
+        entry = journal.get(utterance.key)
+        if entry is not None and is_current(entry, status, folder, utterance.digest):
             finished.append(entry)
+        elif (entry is not None and entry.audio_digest == utterance.audio_digest
+              and is_current(entry, status, folder, entry.input_digest)):
+            finished.append(_relabel(entry, utterance))  # only the text or extra keys changed
         else:
-            jobs.append(Job(source, os.fspath(folder), settings, status.st_size,
+            jobs.append(Job(utterance, os.fspath(folder), settings, status.st_size,
                             status.st_mtime_ns))
     return jobs, finished, failures
 
@@ -267,9 +331,12 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
     """
     start = time.monotonic()
     folder = Path(output_dir).absolute()
-    if not Path(settings.input_dir).is_dir():
+    if settings.manifest is None and not Path(settings.input_dir).is_dir():
         raise UsageError(f"INPUT_DIR must be a folder, got {settings.input_dir!r}")
+    if settings.manifest is not None and not Path(settings.manifest).is_file():
+        raise UsageError(f"--manifest must be a file, got {settings.manifest!r}")
     _check_output(folder, settings, overwrite)
+    inputs = _utterances(settings, folder)  # may refuse the inputs: before anything changes
     folder.mkdir(parents=True, exist_ok=True)
     with dataset_lock(folder):
         if overwrite:
@@ -283,16 +350,18 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
             with contextlib.suppress(FileNotFoundError):
                 (folder / name).unlink()
         journal = Journal(folder)
-        jobs, entries, failures = _jobs(settings, folder, journal.load())
+        jobs, entries, failures = _jobs(settings, folder, journal.load(), inputs)
         journal.rewrite(entries)  # drops stale entries and a torn last line
         skipped, processed_seconds = len(entries), 0.0
         if progress is not None:
+            for failure in sorted(failures, key=failure_order):
+                progress.report(failure)
             progress.start(len(jobs))
         try:
             # No more processes than jobs: a lone file runs here, without starting a pool.
             for job, outcome in run_jobs(process_file, jobs, max(1, min(workers, len(jobs)))):
                 if isinstance(outcome, WorkerCrash):
-                    outcome = Failure(job.source, "WorkerCrashed", outcome.message)
+                    outcome = job.utterance.failure("WorkerCrashed", outcome.message)
                 if isinstance(outcome, Entry):
                     journal.append(outcome)
                     entries.append(outcome)
@@ -306,5 +375,9 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
             if progress is not None:
                 progress.finish()
         counts = finish_dataset(folder, settings, entries, failures)
+    texts_expected = settings.manifest is not None or bool(settings.transcripts)
+    without_text = tuple(sorted(entry.record.source for entry in entries
+                                if entry.record.text is None)) if texts_expected else ()
     return Summary(os.fspath(output_dir), len(entries) - skipped, skipped, len(failures),
-                   counts["hours"], processed_seconds, time.monotonic() - start)
+                   counts["hours"], processed_seconds, time.monotonic() - start,
+                   "files" if settings.manifest is None else "utterances", without_text)

@@ -52,10 +52,14 @@ class Progress:
         self.count += 1
         if failure is not None:
             self.failed += 1
-            self._clear()
-            self.stream.write(f"{self.prefix}: failed {failure.source}: {failure.error}: "
-                              f"{failure.message}\n")
+            self.report(failure)
         self._draw(force=self.count == self.total or failure is not None)
+
+    def report(self, failure: Failure) -> None:
+        """Writes a failure found before processing (a bad manifest line, a missing text)."""
+        self._clear()
+        self.stream.write(f"{self.prefix}: failed {failure.where}: {failure.error}: "
+                          f"{failure.message}\n")
 
     def finish(self) -> None:
         """Removes the bar."""

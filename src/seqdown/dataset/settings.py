@@ -18,24 +18,41 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
-import soundfile
 import torch
-import torchaudio
 
 from seqdown import __version__
+from seqdown._lazy import missing_extra
 from seqdown._validation import check_choice, check_positive_int
-from seqdown.dataset.features import FeatureKind, FeatureSpec
+from seqdown.dataset.features import FeatureSpec
+from seqdown.dataset.options import (
+    CHANNEL_MODES,
+    DEFAULT_CHANNELS,
+    DEFAULT_FEATURES,
+    DEFAULT_FRONTEND,
+    DEFAULT_HOP_MS,
+    DEFAULT_N_MELS,
+    DEFAULT_N_MFCC,
+    DEFAULT_SAMPLE_RATE,
+    DEFAULT_WIN_MS,
+    OPTION_NAMES,
+    ChannelMode,
+    FeatureKind,
+)
+from seqdown.dsp.filters import RESAMPLE_ATTENUATION, RESAMPLE_TRANSITION
 from seqdown.frontends.chain import Chain, build_frontend
 
+try:
+    import soundfile
+    import torchaudio
+except ImportError as error:  # pragma: no cover - exercised by tests/test_extras.py
+    raise missing_extra(error.name or "soundfile", "dataset", error) from error
+
 __all__ = [
-    "CHANNEL_MODES",
     "DATASET_FILE",
-    "OPTION_NAMES",
     "RESAMPLING",
-    "ChannelMode",
     "Settings",
     "SettingsMismatch",
     "UsageError",
@@ -44,26 +61,9 @@ __all__ = [
     "read_dataset_file",
 ]
 
-ChannelMode = Literal["mono", "keep"]
-CHANNEL_MODES: tuple[str, ...] = get_args(ChannelMode)
 DATASET_FILE = "dataset.json"
-#: The anti-aliasing low-pass of every resampling: :class:`seqdown.Resample` with these.
-RESAMPLING = {"attenuation": 100.0, "transition": 0.1}
-#: How each setting is spelled on the command line.
-OPTION_NAMES = {
-    "input_dir": "INPUT_DIR",
-    "sample_rate": "--sample-rate",
-    "features": "--features",
-    "n_mels": "--n-mels",
-    "n_mfcc": "--n-mfcc",
-    "win_ms": "--win-ms",
-    "hop_ms": "--hop-ms",
-    "frontend": "--frontend",
-    "channels": "--channels",
-    "num_shards": "--num-shards",
-    "shard_index": "--shard-index",
-    "exclude": "--exclude",
-}
+#: The anti-aliasing low-pass of every resampling: :class:`seqdown.Resample`'s defaults.
+RESAMPLING = {"attenuation": RESAMPLE_ATTENUATION, "transition": RESAMPLE_TRANSITION}
 
 
 class UsageError(Exception):
@@ -90,18 +90,30 @@ class Settings:
     num_shards: int
     shard_index: int
     exclude: tuple[str, ...]
+    manifest: str | None = None
+    transcripts: tuple[str, ...] = ()
+    require_text: bool = False
 
     @classmethod
-    def make(cls, input_dir: str | os.PathLike[str], *, sample_rate: int = 16000,
-             features: FeatureKind = "logmel", n_mels: int = 80, n_mfcc: int = 13,
-             win_ms: float = 25.0, hop_ms: float = 10.0, frontend: str = "none",
-             channels: ChannelMode = "mono", num_shards: int = 1, shard_index: int = 0,
+    def make(cls, input_dir: str | os.PathLike[str] | None = None, *,
+             manifest: str | os.PathLike[str] | None = None,
+             transcripts: tuple[str | os.PathLike[str], ...] | list[str] = (),
+             require_text: bool = False, sample_rate: int = DEFAULT_SAMPLE_RATE,
+             features: FeatureKind = DEFAULT_FEATURES, n_mels: int = DEFAULT_N_MELS,
+             n_mfcc: int = DEFAULT_N_MFCC, win_ms: float = DEFAULT_WIN_MS,
+             hop_ms: float = DEFAULT_HOP_MS, frontend: str = DEFAULT_FRONTEND,
+             channels: ChannelMode = DEFAULT_CHANNELS, num_shards: int = 1, shard_index: int = 0,
              exclude: tuple[str, ...] | list[str] = ()) -> Settings:
         """Validates and normalises the options of ``seqdown preprocess``.
 
+        The input is a folder (``input_dir``, with ``transcripts`` files to
+        fill ``text``) or a NeMo-style JSONL ``manifest``, whose folder becomes
+        ``input_dir`` (relative ``audio_filepath`` values are read from it).
+        ``require_text`` makes utterances without a text failures.
+
         Options that the chosen features do not use are stored as None (so
         that ``--n-mels`` does not matter for ``--features wave``), the
-        front-end spec is lower-cased without spaces, and ``input_dir`` is made
+        front-end spec is lower-cased without spaces, and paths are made
         absolute.
 
         Raises:
@@ -109,6 +121,15 @@ class Settings:
                 front-end; the message names the option.
         """
         check_choice("--channels", channels, CHANNEL_MODES)
+        if (input_dir is None) == (manifest is None):
+            raise ValueError("give either INPUT_DIR or --manifest, not "
+                             + ("both" if manifest is not None else "neither"))
+        if manifest is not None and transcripts:
+            raise ValueError("--transcripts is for INPUT_DIR inputs; with --manifest, put "
+                             "each utterance's text in its line's 'text' key")
+        manifest = None if manifest is None else os.path.abspath(manifest)
+        folder = os.path.dirname(manifest) if manifest is not None else os.path.abspath(
+            input_dir or "")
         num_shards = check_positive_int("--num-shards", num_shards)
         shard_index = check_positive_int("--shard-index", shard_index, minimum=0)
         if shard_index >= num_shards:
@@ -117,13 +138,16 @@ class Settings:
         spec = FeatureSpec(features, sample_rate, n_mels, n_mfcc, win_ms, hop_ms)
         spectral = features != "wave"
         settings = cls(
-            input_dir=os.path.abspath(input_dir), sample_rate=int(sample_rate),
+            input_dir=folder, sample_rate=int(sample_rate),
             features=spec.kind, n_mels=int(n_mels) if spectral else None,
             n_mfcc=int(n_mfcc) if features == "mfcc" else None,
             win_ms=float(win_ms) if spectral else None,
             hop_ms=float(hop_ms) if spectral else None,
-            frontend=frontend.replace(" ", "").lower() or "none", channels=channels,
-            num_shards=num_shards, shard_index=shard_index, exclude=tuple(exclude))
+            frontend=frontend.replace(" ", "").lower(), channels=channels,
+            num_shards=num_shards, shard_index=shard_index, exclude=tuple(exclude),
+            manifest=manifest,
+            transcripts=tuple(os.path.abspath(path) for path in transcripts),
+            require_text=bool(require_text))
         settings.build_frontend()
         return settings
 
@@ -151,18 +175,46 @@ class Settings:
                 "stack, and put a learnable 'conv' in the model instead")
         return frontend
 
+    def output_frame_rate(self) -> Fraction:
+        """Steps per second of the arrays: the feature frame rate over the front-end's factor."""
+        factor = self.build_frontend().factor
+        if factor is None:  # pragma: no cover - no spec name builds a pooling without time
+            raise ValueError(f"--frontend {self.frontend!r} leaves no time axis")
+        return self.feature_spec.frame_rate / factor
+
+    @property
+    def frame_shift(self) -> float:
+        """Seconds between steps of the arrays, ``1 / output_frame_rate()``."""
+        return float(1 / self.output_frame_rate())
+
+    @property
+    def frame_count(self) -> str:
+        """The rule that gives each record's ``num_frames``, for its ``frame_count`` key.
+
+        Example:
+            >>> print(*Settings.make(".", frontend="decimate:2").frame_count.split("; "), sep="\\n")
+            centred STFT: feature_frames = 1 + num_samples // 160
+            num_frames = output_length(feature_frames) of --frontend decimate:2
+        """
+        rule = self.feature_spec.frame_rule
+        if self.frontend == "none":
+            return f"{rule}; num_frames = feature_frames"
+        return f"{rule}; num_frames = output_length(feature_frames) of --frontend {self.frontend}"
+
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON values."""
         values = asdict(self)
         values["exclude"] = list(self.exclude)
+        values["transcripts"] = list(self.transcripts)
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Settings:
         """Inverse of :meth:`to_dict`."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known
-                      and key != "exclude"}, exclude=tuple(values.get("exclude", ())))
+        known = {f.name for f in fields(cls)} - {"exclude", "transcripts"}
+        return cls(**{key: value for key, value in values.items() if key in known},
+                   exclude=tuple(values.get("exclude", ())),
+                   transcripts=tuple(values.get("transcripts", ())))
 
     def unsharded(self) -> Settings:
         """These settings as one unsharded run would have them (for merged shards)."""
@@ -187,9 +239,9 @@ def differences(old: Settings, new: Settings, ignore: tuple[str, ...] = ()) -> l
     return found
 
 
-def _json_number(value: int | Fraction) -> int | str:
+def _json_number(value: int | Fraction | None) -> int | str | None:
     """An int as is, a Fraction as ``"num/den"`` (JSON has no exact fractions)."""
-    return value if isinstance(value, int) else str(value)
+    return value if value is None or isinstance(value, int) else str(value)
 
 
 def describe_dataset(settings: Settings, complete: bool, counts: dict[str, Any] | None
@@ -217,9 +269,10 @@ def describe_dataset(settings: Settings, complete: bool, counts: dict[str, Any] 
             "factor": _json_number(frontend.factor),
             "receptive_field": frontend.receptive_field,
             "min_length": frontend.min_length,
-            "frame_rate": float(spec.frame_rate / frontend.factor),
+            "frame_rate": float(settings.output_frame_rate()),
         },
-        "sharding": "a file goes to shard int(sha256(source).hexdigest()[:16], 16) % num_shards",
+        "sharding": "an utterance goes to shard int(sha256(key).hexdigest()[:16], 16) % "
+                    "num_shards",
         "counts": counts,
         "versions": {
             "seqdown": __version__, "torch": torch.__version__,

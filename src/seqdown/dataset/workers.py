@@ -64,10 +64,12 @@ def _init_worker() -> None:
 
 def _pool(workers: int, function: Callable[..., object]) -> ProcessPoolExecutor:
     """A pool on ``forkserver`` (preloading ``function``'s module) if the OS has it, else spawn."""
+    context: multiprocessing.context.BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
+        server = multiprocessing.get_context("forkserver")
         # Workers fork from a server that imported torch once: ~0.1 s per worker, not ~2 s.
-        context.set_forkserver_preload([__name__, function.__module__])
+        server.set_forkserver_preload([__name__, function.__module__])
+        context = server
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)

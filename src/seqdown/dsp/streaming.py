@@ -103,6 +103,7 @@ class StreamingResampler:
         self._consumed += block.shape[1]
         if self._identity():
             return self._emit(block.clone())
+        assert self._buffer is not None and self._weight is not None  # set by _start
         buffer = torch.cat([self._buffer, block.to(self._buffer.dtype)], dim=1)
         _, inputs, per_phase = self._weight.shape
         steps = max(0, buffer.shape[1] // inputs - per_phase + 1)
@@ -123,6 +124,7 @@ class StreamingResampler:
             return torch.zeros(0, 0)
         remaining = resample_length(self._consumed, self.kernel.up, self.kernel.down)
         remaining -= self._produced
+        assert self._weight is not None  # set by _start with the buffer
         outputs, inputs, per_phase = self._weight.shape
         steps = max(0, ceil_div(remaining, outputs))
         needed = (steps + per_phase - 1) * inputs

@@ -21,10 +21,10 @@ class turns them into the padded-batch contract:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import NoReturn, overload
+from typing import NoReturn
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -35,9 +35,9 @@ from seqdown._validation import (
     refuse_legacy_tracing,
 )
 from seqdown.frontends.streaming import Streamer, StreamGeometry
-from seqdown.lengths import min_input_length, stream_lookahead, valid_steps
+from seqdown.lengths import Length, min_input_length, stream_lookahead, valid_steps
 
-__all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding"]
+__all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding", "require_steps"]
 
 
 def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
@@ -52,6 +52,26 @@ def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
     return x.masked_fill(~mask[:, None, :], value)
 
 
+def require_steps(op: str, time: int, output_length: Callable[[int], int],
+                  hint: str = "pad the input") -> None:
+    """Raises the ValueError of an input too short for one output step of ``op``.
+
+    One message for a Module's ``forward`` and its functional form, naming the
+    minimum length (:func:`~seqdown.lengths.min_input_length` of the rule).
+
+    Args:
+        op: the op's name as the user knows it (``"Decimate"``).
+        time: the input's time steps.
+        output_length: the op's length rule.
+        hint: what the user can do about it.
+    """
+    if output_length(time) < 1:
+        raise ValueError(
+            f"x has {time} time steps, but {op} needs at least "
+            f"min_length={min_input_length(output_length)} to produce one output step; {hint}"
+        )
+
+
 class PaddedBatchModule(nn.Module):
     """What every length-exact module of seqdown shares, downsampling or upsampling.
 
@@ -61,13 +81,7 @@ class PaddedBatchModule(nn.Module):
     :meth:`mask_output` are the two ends of every ``forward``.
     """
 
-    @overload
-    def output_length(self, n: int) -> int: ...
-
-    @overload
-    def output_length(self, n: Tensor) -> Tensor: ...
-
-    def output_length(self, n: int | Tensor) -> int | Tensor:
+    def output_length(self, n: Length) -> Length:
         """Exact output length for ``n`` valid input steps (int, or int64 tensor elementwise)."""
         raise NotImplementedError
 
@@ -164,7 +178,7 @@ class FrontEnd(PaddedBatchModule):
         >>> from seqdown.lengths import conv_length
         >>> class KeepEven(FrontEnd):
         ...     factor, receptive_field = 2, 1
-        ...     def output_length(self, n):
+        ...     def output_length(self, n):  # (n: Length) -> Length
         ...         return conv_length(n, 1, stride=2)
         ...     def _shorten(self, x):
         ...         return x[..., ::2]
@@ -174,13 +188,14 @@ class FrontEnd(PaddedBatchModule):
     """
 
     @property
-    def factor(self) -> int | Fraction:
-        """The total downsampling ratio."""
+    def factor(self) -> int | Fraction | None:
+        """The total downsampling ratio: an int, a ``Fraction`` for rational
+        resampling, None when the output has no time axis (:class:`PyramidPool`)."""
         raise NotImplementedError
 
     @property
-    def receptive_field(self) -> int:
-        """How many input steps one output step depends on."""
+    def receptive_field(self) -> int | None:
+        """How many input steps one output step depends on (None: all of them)."""
         raise NotImplementedError
 
     @property
@@ -211,12 +226,8 @@ class FrontEnd(PaddedBatchModule):
 
     def require_length(self, time: int) -> None:
         """Raises a ValueError naming :attr:`min_length` if ``time`` gives no output step."""
-        if self.output_length(time) < 1:
-            raise ValueError(
-                f"x has {time} time steps, but {type(self).__name__} needs at least "
-                f"min_length={self.min_length} to produce one output step; pad the input "
-                "or pass lengths=... to get empty outputs for short items"
-            )
+        require_steps(type(self).__name__, time, self.output_length,
+                      "pad the input or pass lengths=... to get empty outputs for short items")
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Shortens ``x``.
@@ -237,16 +248,28 @@ class FrontEnd(PaddedBatchModule):
         time = x.shape[-1]
         if lengths is None:
             self.require_length(time)
+            if x.shape[1] == 0:
+                return self._empty_output(x, self.output_length(time)), None
             return self._delayed(x, None), None
         out_lengths = self.output_length(lengths)
-        if self.output_length(time) < 1:
-            # Every item is too short: run the op on a minimal padded input to learn the
-            # output's channels and dtype, and return zero steps.
-            padded = F.pad(x, (0, self.min_length - time))
-            y = self._delayed(padded, torch.zeros_like(lengths))[..., :0]
-            return y, out_lengths
+        if self.output_length(time) < 1 or x.shape[1] == 0:
+            # No channel, or every item too short for one step: nothing to compute, and
+            # nothing handed to torch's kernels (some crash on such inputs in half precision).
+            return self._empty_output(x, self.output_length(time)), out_lengths
         y = self._delayed(x, lengths)
         return self.mask_output(y, out_lengths), out_lengths
+
+    def _empty_output(self, x: Tensor, steps: int) -> Tensor:
+        """Zeros ``(batch, output_channels, steps)`` in ``x``'s dtype, on the autograd graph.
+
+        The output holds no value, but a loss computed from it still backpropagates
+        (a zero gradient) to ``x`` and to the parameters, as for a non-empty batch.
+        """
+        y = x.new_zeros(x.shape[0], self.output_channels(x.shape[1]), steps)
+        anchor = x.flatten()[:0].sum()
+        for parameter in self.parameters():
+            anchor = anchor + parameter.flatten()[:0].sum().to(x.dtype)
+        return y + anchor
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, receptive_field={self.receptive_field}"

@@ -20,18 +20,33 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_signal
+from seqdown._validation import check_positive_int
 from seqdown.dsp.filters import binomial_taps
 from seqdown.frontends.base import FrontEnd, fill_padding
 from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import conv_length
+from seqdown.lengths import Length, blur_pool_length, composed_receptive_field, conv_length
 
-__all__ = ["BlurPool", "blur_pool"]
+__all__ = ["MAX_ORDER", "BlurPool", "blur_pool"]
+
+
+#: Largest binomial order (``MAX_ORDER + 1`` taps): beyond it the outer taps are below
+#: float64's smallest number, and the blur only costs time.
+MAX_ORDER = 1024
 
 
 def _default_order(factor: int) -> int:
-    """``2 * (factor - 1)``: 3 taps for factor 2, and a blur that widens with the stride."""
-    return max(2, 2 * (factor - 1))
+    """``2 * (factor - 1)``: 3 taps for factor 2, a blur that widens with the stride, at most
+    :data:`MAX_ORDER`."""
+    return min(max(2, 2 * (factor - 1)), MAX_ORDER)
+
+
+def _check_order(order: int | None, factor: int) -> int:
+    if order is None:
+        return _default_order(factor)
+    order = check_positive_int("order", order, minimum=0)
+    if order > MAX_ORDER:
+        raise ValueError(f"order must be <= MAX_ORDER={MAX_ORDER}, got {order}")
+    return order
 
 
 def _blur_stride(x: Tensor, taps: Tensor, factor: int) -> Tensor:
@@ -51,7 +66,7 @@ def blur_pool(x: Tensor, factor: int, order: int | None = None) -> Tensor:
     """Anti-aliased max pooling of ``(batch, channels, time)`` (see the module notes).
 
     Args:
-        x: ``(batch, channels, time)`` floating-point tensor with ``time >= factor``.
+        x: ``(batch, channels, time)`` floating-point tensor.
         factor: the stride, also the max window.
         order: binomial order (``order + 1`` taps); default ``2 * (factor - 1)``,
             at least 2 (3 taps).
@@ -59,18 +74,14 @@ def blur_pool(x: Tensor, factor: int, order: int | None = None) -> Tensor:
     Returns:
         ``(batch, channels, floor(time / factor))``.
 
+    Raises:
+        ValueError: ``time < factor`` (no output step), as :class:`BlurPool` does.
+
     Example:
         >>> blur_pool(torch.tensor([[[0.0, 4.0, 0.0, 0.0, 0.0, 0.0]]]), 2).tolist()
         [[[3.0, 1.0, 0.0]]]
     """
-    check_signal(x)
-    factor = check_positive_int("factor", factor)
-    order = _default_order(factor) if order is None else check_positive_int("order", order, 0)
-    if x.shape[-1] < factor:
-        raise ValueError(f"x must have at least factor={factor} time steps, got shape "
-                         f"{tuple(x.shape)}")
-    taps = torch.tensor(binomial_taps(order), device=x.device)
-    return _blur_stride(_dense_max(x, factor), taps, factor)
+    return BlurPool(factor, order)(x)[0]
 
 
 class BlurPool(FrontEnd):
@@ -79,7 +90,10 @@ class BlurPool(FrontEnd):
     Args:
         factor: the stride, also the max window.
         order: binomial order (``order + 1`` taps); default ``2 * (factor - 1)``,
-            at least 2 (3 taps, ``[1, 2, 1] / 4``).
+            at least 2 (3 taps, ``[1, 2, 1] / 4``) and at most :data:`MAX_ORDER`.
+
+    Raises:
+        ValueError: ``factor`` < 1, or ``order`` outside ``[0, MAX_ORDER]``.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
@@ -98,12 +112,12 @@ class BlurPool(FrontEnd):
     """
 
     _pad_value = float("-inf")
+    taps: Tensor
 
     def __init__(self, factor: int, order: int | None = None) -> None:
         super().__init__()
         self.stride = check_positive_int("factor", factor)
-        self.order = (_default_order(self.stride) if order is None
-                      else check_positive_int("order", order, minimum=0))
+        self.order = _check_order(order, self.stride)
         self.register_buffer("taps", torch.tensor(binomial_taps(self.order)), persistent=False)
 
     @property
@@ -112,7 +126,8 @@ class BlurPool(FrontEnd):
 
     @property
     def receptive_field(self) -> int:
-        return self.stride + self.order
+        # The dense max (window `factor`), then the blur (`order + 1` taps), both stride 1.
+        return composed_receptive_field([(self.stride, 1), (self.order + 1, 1)])
 
     @property
     def stream_geometry(self) -> StreamGeometry:
@@ -120,10 +135,8 @@ class BlurPool(FrontEnd):
         # the maximum at p reads the steps p ... p + f - 1.
         return StreamGeometry(1, self.stride, self.order // 2, self.stride + self.order)
 
-    def output_length(self, n):
-        # The max stage is a valid convolution; the blur keeps its length and the
-        # stride rounds up, which a kernel-1 convolution with stride `factor` states.
-        return conv_length(conv_length(n, self.stride), 1, self.stride)
+    def output_length(self, n: Length) -> Length:
+        return blur_pool_length(n, self.stride)
 
     def _shorten(self, x: Tensor) -> Tensor:
         return _blur_stride(_dense_max(x, self.stride), self.taps, self.stride)

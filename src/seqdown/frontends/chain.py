@@ -13,6 +13,7 @@ rounded up to whole input steps.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from typing import cast
 
@@ -27,6 +28,7 @@ from seqdown.frontends.pyramid import PyramidPool
 from seqdown.frontends.resampling import Decimate
 from seqdown.frontends.stack import FrameStack
 from seqdown.frontends.streaming import ChainStreamer, Streamer, StreamGeometry, chain_lookahead
+from seqdown.lengths import Length, check_steps, composed_receptive_field
 
 __all__ = ["SPEC_NAMES", "Chain", "build_frontend"]
 
@@ -61,20 +63,21 @@ class Chain(FrontEnd):
                                  f"stage, got it at position {index} of {len(frontends)}")
         self.stages = nn.ModuleList(frontends)
 
+    @property
+    def _frontends(self) -> tuple[FrontEnd, ...]:
+        """The stages, typed (``nn.ModuleList`` items are plain Modules to a type checker)."""
+        return tuple(cast(FrontEnd, stage) for stage in self.stages)
+
     def __len__(self) -> int:
         return len(self.stages)
 
     def __getitem__(self, index: int) -> FrontEnd:
-        return self._frontends()[index]
-
-    def _frontends(self) -> list[FrontEnd]:
-        """The stages, typed (``nn.ModuleList`` yields plain Modules)."""
-        return [cast(FrontEnd, stage) for stage in self.stages]
+        return self._frontends[index]
 
     @property
     def factor(self) -> int | Fraction | None:
         total: int | Fraction = 1
-        for stage in self.stages:
+        for stage in self._frontends:
             if stage.factor is None:
                 return None
             total = total * stage.factor
@@ -82,22 +85,22 @@ class Chain(FrontEnd):
 
     @property
     def receptive_field(self) -> int | None:
-        field: int | Fraction = 1
-        step: int | Fraction = 1
-        for stage in self.stages:
-            if stage.receptive_field is None:
+        stages = []
+        for stage in self._frontends:
+            field, factor = stage.receptive_field, stage.factor
+            if field is None or factor is None:
                 return None
-            field = field + (stage.receptive_field - 1) * step
-            step = step * stage.factor
-        return math.ceil(field)
+            stages.append((field, factor))
+        return composed_receptive_field(stages)
 
-    def output_length(self, n):
-        for stage in self.stages:
+    def output_length(self, n: Length) -> Length:
+        check_steps(n)  # an empty chain has no stage to check it
+        for stage in self._frontends:
             n = stage.output_length(n)
         return n
 
     def output_channels(self, channels: int) -> int:
-        for stage in self.stages:
+        for stage in self._frontends:
             channels = stage.output_channels(channels)
         return channels
 
@@ -109,7 +112,7 @@ class Chain(FrontEnd):
         if lengths is None:
             # Check the whole chain first, so that the message names its own minimum.
             self.require_length(x.shape[-1])
-        for stage in self.stages:
+        for stage in self._frontends:
             x, lengths = stage(x, lengths)
         return x, lengths
 
@@ -126,7 +129,7 @@ class Chain(FrontEnd):
         """Input steps the causal stages delay the chain by: ``sum(delay_i * factor_before_i)``."""
         total: int | Fraction = 0
         step: int | Fraction = 1
-        for stage in self._frontends():
+        for stage in self._frontends:
             total += stage.delay * step
             step = step * stage.factor
         return math.ceil(total)
@@ -139,7 +142,7 @@ class Chain(FrontEnd):
         factor = self.factor
         bound = 1 if factor is None else math.ceil(factor)
         return chain_lookahead([(stage.stream_geometry, stage.output_length)
-                                for stage in self._frontends()], self.output_length, bound)
+                                for stage in self._frontends], self.output_length, bound)
 
     def streamer(self) -> Streamer | ChainStreamer:  # type: ignore[override]
         """Streams every stage in turn; see :meth:`FrontEnd.streamer`.
@@ -149,7 +152,7 @@ class Chain(FrontEnd):
         """
         if not len(self.stages):
             return super().streamer()
-        return ChainStreamer([stage.streamer() for stage in self._frontends()])
+        return ChainStreamer([stage.streamer() for stage in self._frontends])
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, receptive_field={self.receptive_field}"
@@ -163,7 +166,7 @@ def _conv(factor: int, channels: int | None) -> FrontEnd:
 
 
 #: Spec names and what each builds for ``NAME:FACTOR``.
-SPEC_NAMES = {
+SPEC_NAMES: dict[str, Callable[[int, int | None], FrontEnd]] = {
     "max": lambda factor, channels: MaxPool(factor),
     "avg": lambda factor, channels: AvgPool(factor),
     "conv": _conv,
@@ -187,7 +190,8 @@ def build_frontend(spec: str, channels: int | None = None) -> Chain:
     ``stack:F``   ``FrameStack(F)`` (channels become ``channels * F``)
     ============  ==========================================================
 
-    ``"none"`` (or an empty string) builds the identity.
+    ``"none"`` builds the identity. An empty spec is refused: it is almost always
+    a configuration mistake (an unset variable), not a request for no front-end.
 
     Args:
         spec: the spec string; names are case-insensitive, spaces are ignored.
@@ -197,8 +201,8 @@ def build_frontend(spec: str, channels: int | None = None) -> Chain:
         A :class:`Chain` of the stages.
 
     Raises:
-        ValueError: an unknown name, a missing or non-positive factor, or ``conv``
-            without ``channels``; the message lists the valid names.
+        ValueError: an empty spec, an unknown name, a missing or non-positive factor,
+            or ``conv`` without ``channels``; the message lists the valid names.
 
     Example:
         >>> build_frontend("decimate:2+max:2").factor
@@ -208,7 +212,10 @@ def build_frontend(spec: str, channels: int | None = None) -> Chain:
         raise TypeError(f"spec must be a string such as 'decimate:2+max:2', got {spec!r}")
     valid = ", ".join(SPEC_NAMES)
     text = spec.replace(" ", "").lower()
-    if text in ("", "none"):
+    if not text:
+        raise ValueError(f"spec is empty ({spec!r}); use 'none' for the identity, or NAME:FACTOR "
+                         f"tokens joined by '+', e.g. 'decimate:2+max:2'; valid names: {valid}")
+    if text == "none":
         return Chain()
     stages = []
     for token in text.split("+"):
@@ -216,10 +223,14 @@ def build_frontend(spec: str, channels: int | None = None) -> Chain:
         if name not in SPEC_NAMES:
             raise ValueError(f"unknown front-end {name!r} in spec {spec!r}; valid names: {valid} "
                              "(as NAME:FACTOR tokens joined by '+', e.g. 'decimate:2+max:2')")
-        if not sep or not factor_text.lstrip("-").isdigit() or int(factor_text) < 1:
+        digits = factor_text.lstrip("-")
+        if not sep or not (digits.isascii() and digits.isdigit()) or int(factor_text) < 1:
             raise ValueError(f"front-end {name!r} in spec {spec!r} needs a positive integer "
                              f"factor as {name}:FACTOR, got {factor_text!r}; valid names: {valid}")
         if channels is not None:
             channels = check_positive_int("channels", channels)
-        stages.append(SPEC_NAMES[name](int(factor_text), channels))
+        stage = SPEC_NAMES[name](int(factor_text), channels)
+        stages.append(stage)
+        if channels is not None:  # each stage gets the channels its predecessors output
+            channels = stage.output_channels(channels)
     return Chain(*stages)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd
 from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import causal_delay, conv_length, kernel_span
+from seqdown.lengths import Length, causal_delay, conv_length, kernel_span
 
 __all__ = ["StridedConv"]
 
@@ -90,7 +90,7 @@ class StridedConv(FrontEnd):
         delay = causal_delay(self.padding, span) if self.causal else 0
         return StreamGeometry(1, self.stride, self.padding, span, delay)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return conv_length(n, self.kernel_size, self.stride, self.padding, self.dilation)
 
     def output_channels(self, channels: int) -> int:

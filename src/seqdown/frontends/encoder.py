@@ -20,7 +20,7 @@ from seqdown._validation import (
 from seqdown.frontends.base import FrontEnd
 from seqdown.frontends.chain import Chain, build_frontend
 from seqdown.frontends.streaming import EncoderStreamer
-from seqdown.lengths import valid_steps
+from seqdown.lengths import Length, valid_steps
 
 __all__ = ["RNNEncoder"]
 
@@ -85,8 +85,8 @@ class RNNEncoder(nn.Module):
                               dropout=float(dropout))
 
     @property
-    def factor(self) -> int | Fraction:
-        """The front-end's downsampling ratio."""
+    def factor(self) -> int | Fraction | None:
+        """The front-end's downsampling ratio (never None: checked at construction)."""
         return self.frontend.factor
 
     @property
@@ -94,7 +94,7 @@ class RNNEncoder(nn.Module):
         """Features per output step: ``hidden_size * directions``."""
         return self.rnn.hidden_size * (2 if self.rnn.bidirectional else 1)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         """Output steps for ``n`` input steps; see :meth:`FrontEnd.output_length`."""
         return self.frontend.output_length(n)
 

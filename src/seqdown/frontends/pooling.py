@@ -25,7 +25,7 @@ from torch import Tensor
 from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd, fill_padding
 from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import causal_delay, kernel_span, pool_length
+from seqdown.lengths import Length, causal_delay, kernel_span, pool_length
 
 __all__ = ["AvgPool", "MaxPool"]
 
@@ -63,7 +63,7 @@ class _Pool(FrontEnd):
         delay = causal_delay(self.padding, span) if self.causal else 0
         return StreamGeometry(1, self.stride, self.padding, span, delay)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return pool_length(n, self.kernel_size, self.stride, self.padding, self.dilation,
                            self.ceil_mode)
 

@@ -31,10 +31,10 @@ from seqdown.dsp.filters import (
     design_lowpass,
 )
 from seqdown.dsp.polyphase import apply_kernel, rate_ratio, resampling_kernel
-from seqdown.frontends.base import FrontEnd
+from seqdown.frontends.base import FrontEnd, require_steps
 from seqdown.frontends.direct import direct_resample, direct_weight
 from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import causal_delay, resample_length
+from seqdown.lengths import Length, causal_delay, resample_length
 
 __all__ = [
     "Decimate",
@@ -64,7 +64,8 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATIO
 
     Raises:
         TypeError: ``x`` is not a real floating-point tensor, ``factor`` not an int.
-        ValueError: ``factor`` < 1, or ``attenuation``/``transition`` out of range.
+        ValueError: ``factor`` < 1, ``attenuation``/``transition`` out of range, or
+            ``x`` has no time step (as :class:`Decimate` without lengths).
 
     Example:
         >>> t = torch.arange(16000) / 16000
@@ -74,7 +75,9 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATIO
     """
     check_waveform(x)
     factor = check_positive_int("factor", factor)
-    return apply_kernel(x, resampling_kernel(1, factor, attenuation, transition))
+    kernel = resampling_kernel(1, factor, attenuation, transition)
+    require_steps("decimate", x.shape[-1], lambda n: resample_length(n, 1, factor))
+    return apply_kernel(x, kernel)
 
 
 def resample(x: Tensor, orig_freq: int, new_freq: int, *,
@@ -102,7 +105,8 @@ def resample(x: Tensor, orig_freq: int, new_freq: int, *,
 
     Raises:
         TypeError: ``x`` is not a real floating-point tensor, or a rate not an int.
-        ValueError: a rate < 1, or ``attenuation``/``transition`` out of range.
+        ValueError: a rate < 1, ``attenuation``/``transition`` out of range, or ``x``
+            has no time step (as :class:`Resample` without lengths).
 
     Example:
         >>> resample(torch.randn(2, 44100), 44100, 16000).shape
@@ -110,12 +114,15 @@ def resample(x: Tensor, orig_freq: int, new_freq: int, *,
     """
     check_waveform(x)
     up, down = rate_ratio(orig_freq, new_freq)
-    return apply_kernel(x, resampling_kernel(up, down, attenuation, transition))
+    kernel = resampling_kernel(up, down, attenuation, transition)
+    require_steps("resample", x.shape[-1], lambda n: resample_length(n, up, down))
+    return apply_kernel(x, kernel)
 
 
 class _Polyphase(FrontEnd):
     """Shared body of Decimate and Resample: one cached polyphase kernel."""
 
+    weight: Tensor
     traced_weight: Tensor
 
     def __init__(self, up: int, down: int, attenuation: float, transition: float,
@@ -148,7 +155,7 @@ class _Polyphase(FrontEnd):
     def receptive_field(self) -> int:
         return self.kernel.span
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return resample_length(n, self.kernel.up, self.kernel.down)
 
     def _shorten(self, x: Tensor) -> Tensor:

@@ -11,12 +11,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_signal
+from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd
 from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import stack_length
+from seqdown.lengths import Length, stack_length
 
 __all__ = ["FrameStack", "frame_stack"]
+
+
+def _stack(x: Tensor, factor: int, pad_remainder: bool) -> Tensor:
+    """The stacking itself, on ``(batch, channels, time)`` that gives at least one step."""
+    steps = stack_length(x.shape[-1], factor, pad_remainder)
+    # Step t of phase j is x[..., t * factor + j]: one strided slice per phase, concatenated
+    # channel-major. The padding makes every phase long enough; there is no branch on the
+    # length and no reshape of the time axis, which would pin it under torch.export.
+    x = F.pad(x, (0, factor - 1))
+    return torch.cat([x[..., j::factor][..., :steps] for j in range(factor)], dim=1)
+
+
 
 
 def frame_stack(x: Tensor, factor: int, pad_remainder: bool = False) -> Tensor:
@@ -34,19 +46,15 @@ def frame_stack(x: Tensor, factor: int, pad_remainder: bool = False) -> Tensor:
     Returns:
         ``(batch, channels * factor, stack_length(time, factor, pad_remainder))``.
 
+    Raises:
+        ValueError: ``x`` gives no output step (``time < factor`` without
+            ``pad_remainder``, or ``time == 0``), as :class:`FrameStack` does.
+
     Example:
         >>> frame_stack(torch.arange(5.0).view(1, 1, 5), 2).tolist()
         [[[0.0, 2.0], [1.0, 3.0]]]
     """
-    check_signal(x)
-    factor = check_positive_int("factor", factor)
-    time = x.shape[-1]
-    steps = stack_length(time, factor, pad_remainder)
-    # Step t of phase j is x[..., t * factor + j]: one strided slice per phase, concatenated
-    # channel-major. The padding makes every phase long enough; no reshape of the time
-    # axis, which would pin it under torch.export when one step is left.
-    x = F.pad(x, (0, factor - 1))
-    return torch.cat([x[..., j::factor][..., :steps] for j in range(factor)], dim=1)
+    return FrameStack(factor, pad_remainder)(x)[0]
 
 
 class FrameStack(FrontEnd):
@@ -85,14 +93,14 @@ class FrameStack(FrontEnd):
     def stream_geometry(self) -> StreamGeometry:
         return StreamGeometry(1, self.stride, 0, self.stride)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return stack_length(n, self.stride, self.pad_remainder)
 
     def output_channels(self, channels: int) -> int:
         return channels * self.stride
 
     def _shorten(self, x: Tensor) -> Tensor:
-        return frame_stack(x, self.stride, self.pad_remainder)
+        return _stack(x, self.stride, self.pad_remainder)
 
     def extra_repr(self) -> str:
         return f"factor={self.stride}, pad_remainder={self.pad_remainder}"

@@ -52,7 +52,7 @@ from seqdown.dsp.filters import DECIMATE_ATTENUATION, DECIMATE_TRANSITION
 from seqdown.frontends.base import PaddedBatchModule, fill_padding
 from seqdown.frontends.resampling import Resample, resample
 from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import target_lengths, transposed_conv_length, upsample_length
+from seqdown.lengths import Length, target_lengths, transposed_conv_length, upsample_length
 
 __all__ = ["TransposedConv", "Upsample", "pad_or_trim", "upsample"]
 
@@ -135,12 +135,12 @@ def upsample(x: Tensor, factor: int, mode: UpsampleMode = "nearest", *,
     check_waveform(x)
     factor = check_positive_int("factor", factor)
     mode = check_choice("mode", mode, _MODES)
+    if x.shape[-1] == 0:  # no step to interpolate, as Upsample gives
+        return x.clone()
     if mode == "sinc":
         return resample(x, 1, factor, attenuation=attenuation, transition=transition)
     if mode == "nearest":
         return x.repeat_interleave(factor, dim=-1)
-    if x.shape[-1] == 0:
-        return x.clone()
     rows = x.reshape(-1, 1, x.shape[-1])
     y = _linear(rows, factor, torch.full((rows.shape[0],), x.shape[-1]))
     return y.reshape(*x.shape[:-1], y.shape[-1])
@@ -251,7 +251,7 @@ class Upsample(_Upsampler):
         self.resampler = (Resample(1, self.factor, attenuation, transition)
                           if self.mode == "sinc" else None)
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return upsample_length(n, self.factor)
 
     @property
@@ -335,16 +335,16 @@ class TransposedConv(_Upsampler):
                                        self.factor, self.padding, bias=bool(bias))
 
     @property
-    def weight(self) -> nn.Parameter:
+    def weight(self) -> Tensor:
         """``(in_channels, out_channels, kernel_size)``."""
         return self.conv.weight
 
     @property
-    def bias(self) -> nn.Parameter | None:
+    def bias(self) -> Tensor | None:
         """``(out_channels,)`` or None."""
         return self.conv.bias
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return transposed_conv_length(n, self.kernel_size, self.factor, self.padding)
 
     @property
