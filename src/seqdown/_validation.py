@@ -8,6 +8,7 @@ rule it broke, and the value that was received.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import TypeVar
 
 import torch
@@ -30,13 +31,17 @@ _LAYOUT = "(batch, channels, time)"
 Choice = TypeVar("Choice", bound=str)
 
 
+#: ``torch.jit.is_tracing``, typed (torch does not export it to type checkers).
+_jit_is_tracing: Callable[[], bool] = torch.jit.is_tracing  # type: ignore[attr-defined]
+
+
 def is_tracing() -> bool:
     """True under ``torch.export``, ``torch.compile``, ``torch.onnx.export`` or ``torch.jit.trace``.
 
     Checks that read tensor values run only when this is False (eager mode): a
     traced program must not branch on data.
     """
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+    return torch.compiler.is_compiling() or _jit_is_tracing()
 
 
 def refuse_legacy_tracing(name: str) -> None:
@@ -46,7 +51,7 @@ def refuse_legacy_tracing(name: str) -> None:
     length as constants, so a traced front-end would return wrong shapes at any
     other length; ``torch.export`` and the dynamo ONNX exporter keep them symbolic.
     """
-    if torch.jit.is_tracing():
+    if _jit_is_tracing():
         raise RuntimeError(legacy_tracing_message(name))
 
 
@@ -131,6 +136,9 @@ def check_signal(x: object, name: str = "x") -> Tensor:
 
 def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
     """Checks valid lengths for ``x`` of shape ``(batch, channels, time)``.
+
+    The values (``0 <= lengths <= time``) are checked in eager mode only: under
+    :func:`is_tracing` reading them would put a data-dependent branch on the traced path.
 
     Returns:
         The lengths as int64 on their own device.

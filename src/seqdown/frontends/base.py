@@ -243,6 +243,11 @@ class FrontEnd(PaddedBatchModule):
             TypeError: ``x`` is not a real floating-point tensor, or ``lengths`` not integer.
             ValueError: ``x`` is not 3-D, ``lengths`` has the wrong size or range, or
                 ``x`` is shorter than :attr:`min_length` and no ``lengths`` are given.
+            RuntimeError: under ``torch.jit.trace`` (use ``torch.export``).
+
+        Export: traceable by ``torch.export``, the dynamo ONNX exporter and
+        ``torch.compile(dynamic=True)``. Shape, dtype and ``min_length`` checks hold
+        there too; the range of the ``lengths`` values is checked in eager mode only.
         """
         lengths = self.check_batch(x, lengths)
         time = x.shape[-1]

@@ -131,6 +131,8 @@ class Chain(FrontEnd):
         step: int | Fraction = 1
         for stage in self._frontends:
             total += stage.delay * step
+            if stage.factor is None:  # a PyramidPool ends the chain
+                break
             step = step * stage.factor
         return math.ceil(total)
 

@@ -263,6 +263,7 @@ class EncoderStreamer:
         sequence = features.transpose(1, 2)  # (batch, steps, channels)
         if not sequence.shape[1]:
             return sequence.new_zeros(sequence.shape[0], 0, self.rnn.hidden_size)
+        output: Tensor
         output, self.state = self.rnn(sequence, self.state)
         return output
 
