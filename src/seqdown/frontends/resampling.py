@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_waveform
+from seqdown._validation import check_positive_int, check_waveform, is_tracing
 from seqdown.dsp.engine import (
     Method,
     ResamplingPlan,
@@ -56,7 +56,9 @@ from seqdown.dsp.filters import (
 from seqdown.dsp.padding import PadType, check_padtype
 from seqdown.dsp.rates import rate_ratio
 from seqdown.frontends.base import FrontEnd, require_steps
-from seqdown.lengths import Length, resample_length
+from seqdown.frontends.direct import direct_resample, direct_weight
+from seqdown.frontends.streaming import StreamGeometry
+from seqdown.lengths import Length, causal_delay, resample_length
 
 __all__ = [
     "Decimate",
@@ -180,16 +182,37 @@ class _Resampler(FrontEnd):
     """Shared body of Decimate and Resample: one cached plan and its array as a buffer."""
 
     weight: Tensor
+    traced_weight: Tensor
 
     def __init__(self, up: int, down: int, attenuation: float, transition: float,
-                 padtype: PadType, method: Method) -> None:
+                 padtype: PadType, method: Method, causal: bool = False) -> None:
         super().__init__()
         self.attenuation = float(attenuation)
         self.transition = float(transition)
         self.padtype = check_padtype(padtype)
+        self.causal = bool(causal)
         self.plan: ResamplingPlan = resampling_plan(up, down, self.attenuation,
                                                     self.transition, method)
         self.register_buffer("weight", plan_buffer(self.plan), persistent=False)
+        # Streaming and tracing see only the filter and the ratio, not the engine.
+        self.ratio = (up, down)
+        taps = self.taps
+        self.register_buffer("traced_weight", direct_weight(taps, up), persistent=False)
+        half = (taps.size - 1) // 2
+        self._geometry = StreamGeometry(up, down, half, taps.size,
+                                        causal_delay(half, taps.size) if self.causal else 0)
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        if self.padtype != "constant":
+            raise ValueError(f"padtype={self.padtype!r} cannot stream: it reads the end of the "
+                             "signal before it has arrived; stream with padtype='constant'")
+        return self._geometry
+
+    def _check_traceable(self) -> None:
+        if self.padtype != "constant":
+            raise ValueError(f"padtype={self.padtype!r} is not traceable (each item's edges "
+                             "depend on its length); export a Module with padtype='constant'")
 
     @property
     def taps(self) -> np.ndarray:
@@ -213,11 +236,16 @@ class _Resampler(FrontEnd):
         return resample_length(n, self.plan.up, self.plan.down)
 
     def _shorten(self, x: Tensor) -> Tensor:
+        if is_tracing():  # torch.export, ONNX, torch.compile: see seqdown.frontends.direct
+            self._check_traceable()
+            return direct_resample(x, self.traced_weight, *self.ratio)
         return resample_rows(x, self.plan, self.padtype, self.weight)
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
         if self.padtype == "constant":  # zeros: the padding, zeroed, is the edge
             return super()._shorten_padded(x, lengths)
+        if is_tracing():
+            self._check_traceable()
         # Each item's own end is its edge: the items of each length run together, cut to it
         # (the other padtypes read the last samples, and "mean" etc. all of them).
         y = x.new_zeros(*x.shape[:-1], self.output_length(x.shape[-1]))
@@ -250,6 +278,10 @@ class Decimate(_Resampler):
         transition: transition band as a fraction of the output Nyquist frequency.
         padtype: what lies beyond each item's ends (see the module notes).
         method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
+        causal: delay the input by ``delay = (taps - 1) // 2`` zeros (15 for the default
+            factor 2), so that output step ``t`` depends on no input after ``t * factor``
+            (``lookahead`` 0); the length law stays ``ceil(time / factor)``, so the
+            last ``delay`` input steps reach the output only partly.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
@@ -266,9 +298,9 @@ class Decimate(_Resampler):
 
     def __init__(self, factor: int, attenuation: float = DECIMATE_ATTENUATION,
                  transition: float = DECIMATE_TRANSITION, padtype: PadType = "constant",
-                 method: Method = "auto") -> None:
+                 method: Method = "auto", causal: bool = False) -> None:
         factor = check_positive_int("factor", factor)
-        super().__init__(1, factor, attenuation, transition, padtype, method)
+        super().__init__(1, factor, attenuation, transition, padtype, method, causal)
 
     @property
     def factor(self) -> int:
