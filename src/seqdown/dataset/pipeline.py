@@ -40,7 +40,6 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -322,10 +321,6 @@ def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
         except OSError as error:
             failures.append(utterance.failure(type(error).__name__,
                                               error.strerror or str(error)))
-            continue
-        if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block the decoder
-            failures.append(utterance.failure("NotARegularFile", "the audio path is not a "
-                                              "regular file (a FIFO, device or folder)"))
             continue
         entry = journal.get(utterance.key)
         if entry is not None and is_current(entry, status, folder, utterance.digest):
