@@ -180,6 +180,12 @@ def test_a_damaged_array_is_refused(counting_dataset, tmp_path):
     np.save(copy / record.feature_filepath, array + 1)
     with pytest.raises(ValueError, match="does not match the sha256"):
         export_hf(copy, tmp_path / "out")
+    # A manifest that points outside features/ is refused before anything is read.
+    lines = (copy / "manifest.jsonl").read_text().splitlines()
+    lines[0] = json.dumps(json.loads(lines[0]) | {"feature_filepath": "../../etc/passwd"})
+    (copy / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="leaves the dataset's features/ folder"):
+        export_lhotse(copy, tmp_path / "out2")
 
 
 @pytest.mark.parametrize(("export", "package"), [(export_lhotse, "lhotse"),

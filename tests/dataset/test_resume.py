@@ -71,3 +71,31 @@ def test_resume_after_sigkill_equals_a_clean_run(inputs, tmp_path):
     assert f"{FILES - len(finished)} done, {len(finished)} skipped, 0 failed" in resumed.stdout
     assert tree(killed) == tree(clean.output_dir)
     assert not list((killed / "features").glob(".*"))  # no temporary left behind
+
+
+def test_resume_of_a_manifest_input_after_sigkill_equals_a_clean_run(inputs, tmp_path):
+    # Whole files and segments, with texts and an extra key: the journal must key them all.
+    lines = []
+    for index, path in enumerate(sorted(inputs.rglob("*.wav"))):
+        line = {"audio_filepath": str(path), "text": f"utterance {index}", "index": index}
+        if index % 3 == 0:
+            line |= {"offset": 0.25, "duration": 1.5}
+        lines.append(json.dumps(line))
+    manifest = tmp_path / "in.jsonl"
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    options = ("--manifest", str(manifest), *OPTIONS)
+    clean = tmp_path / "clean"
+    done = subprocess.run([sys.executable, "-m", "seqdown", "preprocess", str(clean), *options],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "seqdown", "preprocess", str(killed), *options]
+    assert kill_when_arrays_appear(command, killed / "features", 3) == -signal.SIGKILL
+    assert 3 <= len(list((killed / "features").glob("[!.]*.npy"))) < FILES
+    assert not (killed / "manifest.jsonl").exists()
+    finished = Journal(killed).load()
+    resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (f"{FILES} utterances: {FILES - len(finished)} done, {len(finished)} skipped, "
+            "0 failed") in resumed.stdout
+    assert tree(killed) == tree(clean)

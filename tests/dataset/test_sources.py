@@ -82,6 +82,18 @@ def test_blank_lines_are_skipped_and_non_utf8_is_a_failure(tmp_path):
     assert "not UTF-8" in failures[0].message
 
 
+def test_byte_order_marks_and_windows_line_ends_are_read(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"audio_filepath": "a.wav", "text": "x"}\r\n'
+                     b'{"audio_filepath": "b.wav"}\r\n')
+    utterances, failures = manifest_utterances(path)
+    assert ([u.key for u in utterances], [u.text for u in utterances], failures) == (
+        ["a.wav", "b.wav"], ["x", None], [])
+    transcripts = tmp_path / "t.txt"
+    transcripts.write_bytes(b"\xef\xbb\xbfutt1 HELLO\r\nutt2\tWORLD\r\n")
+    assert read_transcripts([transcripts]) == {"utt1": "HELLO", "utt2": "WORLD"}
+
+
 def test_repeated_keys_and_ids_are_failures_of_the_later_lines(tmp_path):
     path = write_manifest(tmp_path / "in.jsonl", [
         {"audio_filepath": "long.wav", "offset": 1.0, "duration": 1.0},

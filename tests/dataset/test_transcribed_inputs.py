@@ -100,6 +100,27 @@ def test_bad_lines_and_segments_outside_the_file_are_failures_with_line_numbers(
     assert records_by(tmp_path / "out", "id")["relative"].audio_filepath == str(long)
 
 
+def test_an_audio_path_that_is_not_a_regular_file_fails_without_being_opened(tmp_path):
+    os.mkfifo(tmp_path / "pipe.wav")  # opening it would block
+    (tmp_path / "folder.wav").mkdir()
+    manifest = write_manifest(tmp_path / "in.jsonl", [{"audio_filepath": "pipe.wav"},
+                                                      {"audio_filepath": "folder.wav"}])
+    summary = preprocess(Settings.make(manifest=manifest), tmp_path / "out", workers=1)
+    assert (summary.done, summary.failed) == (0, 2)
+    failures = read_jsonl(tmp_path / "out" / "failures.jsonl", Failure)
+    assert [(f.line, f.error) for f in failures] == [(1, "NotARegularFile"),
+                                                      (2, "NotARegularFile")]
+
+
+def test_exclude_skips_manifest_lines_by_audio_filepath(transcribed_copy, tmp_path):
+    settings = Settings.make(manifest=transcribed_copy / "manifests" / "digits.jsonl",
+                             exclude=["*_f4.flac", "../digits/zero_*"])
+    summary = preprocess(settings, tmp_path / "out", workers=2)
+    sources = sorted(records_by(tmp_path / "out", "source"))
+    assert summary.done == len(sources) == 60 - 10 - 5
+    assert not any(s.endswith("_f4.flac") or "zero_" in s for s in sources)
+
+
 def test_relative_paths_are_read_from_the_manifest_folder(tmp_path):
     write_audio(tmp_path / "corpus" / "wav" / "a.wav", 0.3, 16000)
     manifest = write_manifest(tmp_path / "corpus" / "lists" / "train.jsonl",

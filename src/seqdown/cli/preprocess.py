@@ -150,8 +150,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(OPTION_NAMES["shard_index"], type=_index, default=0, metavar="I",
                         help="process only shard I, 0 <= I < N (default: %(default)s)")
     parser.add_argument(OPTION_NAMES["exclude"], action="append", default=[], metavar="GLOB",
-                        help="skip files whose path relative to INPUT_DIR matches GLOB "
-                             "(repeatable; '*' also matches '/')")
+                        help="skip files whose path relative to INPUT_DIR (or manifest lines "
+                             "whose audio_filepath) matches GLOB (repeatable; '*' also "
+                             "matches '/')")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over in an OUTPUT_DIR made with other settings")
     parser.set_defaults(run=run)

@@ -17,7 +17,12 @@ name                           what it is
 :class:`Record`                one line of ``manifest.jsonl``
 :class:`Failure`               one line of ``failures.jsonl``
 :class:`UsageError`            bad settings or folders (the CLI's exit status 2)
+:func:`export_lhotse`          a dataset as lhotse recordings, supervisions and cuts
+:func:`export_hf`              a dataset as a Hugging Face ``datasets.Dataset``
 =============================  ======================================================
+
+Inputs are a folder (with ``--transcripts``) or a NeMo-style JSONL manifest
+(:mod:`seqdown.dataset.sources`, :mod:`seqdown.dataset.transcripts`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ _EXPORTS = {
     "Summary": "seqdown.dataset.pipeline",
     "UsageError": "seqdown.dataset.settings",
     "collate": "seqdown.dataset.data",
+    "export_hf": "seqdown.dataset.export.hf",
+    "export_lhotse": "seqdown.dataset.export.lhotse",
     "merge": "seqdown.dataset.merging",
     "preprocess": "seqdown.dataset.pipeline",
 }
@@ -46,6 +53,7 @@ __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from seqdown.dataset.data import Batch, ManifestDataset, collate
+    from seqdown.dataset.export import export_hf, export_lhotse
     from seqdown.dataset.manifest import Failure, Record
     from seqdown.dataset.merging import MergeSummary, merge
     from seqdown.dataset.pipeline import Summary, preprocess

@@ -35,6 +35,7 @@ Adding utterances never moves the others between shards.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import json
 import os
@@ -248,10 +249,12 @@ def _utterances(settings: Settings, folder: Path) -> tuple[list[Utterance], list
     """
     if settings.manifest is not None:
         try:
-            return manifest_utterances(settings.manifest)
+            utterances, invalid = manifest_utterances(settings.manifest)
         except OSError as error:
             raise UsageError(f"--manifest {settings.manifest!r} cannot be read: "
                              f"{error.strerror or error}") from None
+        return [u for u in utterances if not any(fnmatch.fnmatchcase(u.source, pattern)
+                                                 for pattern in settings.exclude)], invalid
     try:
         sources = find_audio(settings.input_dir, settings.exclude, skip=folder)
     except NotADirectoryError as error:

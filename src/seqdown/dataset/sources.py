@@ -196,7 +196,8 @@ def manifest_utterances(path: str | os.PathLike[str]) -> tuple[list[Utterance], 
     utterances: list[Utterance] = []
     failures: list[Failure] = []
     first: dict[str, int] = {}  # key or record id -> line
-    for number, raw in enumerate(manifest.read_bytes().split(b"\n"), start=1):
+    content = manifest.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+    for number, raw in enumerate(content.split(b"\n"), start=1):
         if not raw.strip():
             continue
         audio = f"{manifest.name}:{number}"

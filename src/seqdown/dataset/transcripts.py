@@ -43,7 +43,7 @@ def read_transcripts(paths: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
     where: dict[str, str] = {}
     for path in paths:
         try:
-            content = Path(path).read_text(encoding="utf-8")
+            content = Path(path).read_text(encoding="utf-8-sig")  # a BOM is not in the id
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"--transcripts {os.fspath(path)!r} cannot be read: {error}"
                              ) from None

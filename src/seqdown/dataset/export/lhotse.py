@@ -37,6 +37,7 @@ the cuts point there: OUT_DIR needs nothing of seqdown to be read.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from fractions import Fraction
@@ -53,8 +54,9 @@ from seqdown.dataset.export.folder import (
     prepare_output,
     read_dataset,
 )
-from seqdown.dataset.manifest import Record, utterance_id
+from seqdown.dataset.manifest import FEATURES_DIR, Record, utterance_id
 from seqdown.dataset.settings import UsageError
+from seqdown.dataset.trust import check_regular_file, confined_path
 
 __all__ = ["LHOTSE_OUTPUTS", "cut_samples", "export_lhotse", "load_array"]
 
@@ -89,14 +91,15 @@ def cut_samples(num_frames: int, num_samples: int, window: int) -> int:
 
 
 def load_array(folder: Path, record: Record) -> np.ndarray:
-    """A record's array, checked against its SHA-256 and shape.
+    """A record's array: a regular file in ``features/``, checked against its SHA-256 and shape.
 
     Raises:
-        ValueError: the array is damaged or does not match its record.
+        ValueError: the path leaves ``features/`` or is not a regular file, or the
+            array is damaged or does not match its record.
     """
-    import hashlib
-
-    path = folder / record.feature_filepath
+    what = f"utterance {record.id!r}"
+    path = confined_path(folder, record.feature_filepath, FEATURES_DIR, what)
+    check_regular_file(path, what)
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != record.sha256:
         raise ValueError(f"{os.fspath(path)!r} does not match the sha256 in the manifest; "
