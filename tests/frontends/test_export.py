@@ -163,8 +163,14 @@ def onnx_session(module: torch.nn.Module, args: tuple, path: Path, dynamic: tupl
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
+#: torch 2.14's dynamo ONNX exporter fails to convert nn.GRU (a size mismatch, 8 vs 24, in
+#: its GRU translation); nn.LSTM converts.
+GRU_ONNX = pytest.param("encoder-gru-2layers", marks=pytest.mark.xfail(
+    strict=True, reason="torch's ONNX conversion of nn.GRU fails"))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ONNX_CASES)
+@pytest.mark.parametrize("name", [*ONNX_CASES, GRU_ONNX])
 def test_onnx_dynamo_export_in_onnxruntime(name, tmp_path):
     pytest.importorskip("onnxscript")
     module = make(name)

@@ -191,6 +191,9 @@ class _Resampler(FrontEnd):
         self.transition = float(transition)
         self.padtype = check_padtype(padtype)
         self.causal = bool(causal)
+        if self.causal and self.padtype != "constant":
+            raise ValueError(f"causal=True needs padtype='constant' (the delay prepends zeros), "
+                             f"got padtype={self.padtype!r}")
         self.plan: ResamplingPlan = resampling_plan(up, down, self.attenuation,
                                                     self.transition, method)
         self.register_buffer("weight", plan_buffer(self.plan), persistent=False)
