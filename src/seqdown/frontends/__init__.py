@@ -22,7 +22,7 @@ module              Module                    function
 ==================  ========================  ================================
 """
 
-from seqdown.frontends.base import FrontEnd, PaddedBatchModule, fill_padding
+from seqdown.frontends.base import FrontEnd, PaddedBatchModule, WindowedFrontEnd, fill_padding
 from seqdown.frontends.blur import BlurPool, blur_pool
 from seqdown.frontends.chain import SPEC_NAMES, Chain, build_frontend
 from seqdown.frontends.conv import StridedConv
@@ -49,6 +49,7 @@ __all__ = [
     "StridedConv",
     "TransposedConv",
     "Upsample",
+    "WindowedFrontEnd",
     "blur_pool",
     "build_frontend",
     "decimate",

@@ -35,9 +35,16 @@ from seqdown._validation import (
     refuse_legacy_tracing,
 )
 from seqdown.frontends.streaming import Streamer, StreamGeometry
-from seqdown.lengths import Length, min_input_length, stream_lookahead, valid_steps
+from seqdown.lengths import (
+    Length,
+    causal_delay,
+    kernel_span,
+    min_input_length,
+    stream_lookahead,
+    valid_steps,
+)
 
-__all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding", "require_steps"]
+__all__ = ["FrontEnd", "PaddedBatchModule", "WindowedFrontEnd", "fill_padding", "require_steps"]
 
 
 def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
@@ -279,3 +286,30 @@ class FrontEnd(PaddedBatchModule):
     def extra_repr(self) -> str:
         return f"factor={self.factor}, receptive_field={self.receptive_field}"
 
+
+class WindowedFrontEnd(FrontEnd):
+    """A front-end that slides one window of ``kernel_size`` steps by ``stride``.
+
+    Pooling and strided convolution share their geometry, stated once here from
+    the attributes a subclass sets: ``kernel_size``, ``stride``, ``padding``,
+    ``dilation`` and ``causal``.
+    """
+
+    kernel_size: int
+    stride: int
+    padding: int
+    dilation: int
+
+    @property
+    def factor(self) -> int:
+        return self.stride
+
+    @property
+    def receptive_field(self) -> int:
+        return kernel_span(self.kernel_size, self.dilation)
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        span = kernel_span(self.kernel_size, self.dilation)
+        delay = causal_delay(self.padding, span) if self.causal else 0
+        return StreamGeometry(1, self.stride, self.padding, span, delay)

@@ -9,14 +9,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqdown._validation import check_positive_int
-from seqdown.frontends.base import FrontEnd
-from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import Length, causal_delay, conv_length, kernel_span
+from seqdown.frontends.base import WindowedFrontEnd
+from seqdown.lengths import Length, conv_length
 
 __all__ = ["StridedConv"]
 
 
-class StridedConv(FrontEnd):
+class StridedConv(WindowedFrontEnd):
     """A learnable ``Conv1d`` whose stride shortens the sequence.
 
     The padding of each item is zeroed before the convolution, so an item's
@@ -75,20 +74,6 @@ class StridedConv(FrontEnd):
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.uniform_(self.bias, -bound, bound)
-
-    @property
-    def factor(self) -> int:
-        return self.stride
-
-    @property
-    def receptive_field(self) -> int:
-        return kernel_span(self.kernel_size, self.dilation)
-
-    @property
-    def stream_geometry(self) -> StreamGeometry:
-        span = kernel_span(self.kernel_size, self.dilation)
-        delay = causal_delay(self.padding, span) if self.causal else 0
-        return StreamGeometry(1, self.stride, self.padding, span, delay)
 
     def output_length(self, n: Length) -> Length:
         return conv_length(n, self.kernel_size, self.stride, self.padding, self.dilation)

@@ -23,14 +23,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqdown._validation import check_positive_int
-from seqdown.frontends.base import FrontEnd, fill_padding
-from seqdown.frontends.streaming import StreamGeometry
-from seqdown.lengths import Length, causal_delay, kernel_span, pool_length
+from seqdown.frontends.base import WindowedFrontEnd, fill_padding
+from seqdown.lengths import Length, pool_length
 
 __all__ = ["AvgPool", "MaxPool"]
 
 
-class _Pool(FrontEnd):
+class _Pool(WindowedFrontEnd):
     """Arguments, length rule and repr shared by MaxPool and AvgPool."""
 
     def __init__(self, kernel_size: int, stride: int | None, padding: int, dilation: int,
@@ -48,20 +47,6 @@ class _Pool(FrontEnd):
                 f"got {self.padding}"
             )
         self.ceil_mode = bool(ceil_mode)
-
-    @property
-    def factor(self) -> int:
-        return self.stride
-
-    @property
-    def receptive_field(self) -> int:
-        return kernel_span(self.kernel_size, self.dilation)
-
-    @property
-    def stream_geometry(self) -> StreamGeometry:
-        span = kernel_span(self.kernel_size, self.dilation)
-        delay = causal_delay(self.padding, span) if self.causal else 0
-        return StreamGeometry(1, self.stride, self.padding, span, delay)
 
     def output_length(self, n: Length) -> Length:
         return pool_length(n, self.kernel_size, self.stride, self.padding, self.dilation,
