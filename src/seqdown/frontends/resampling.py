@@ -56,7 +56,7 @@ from seqdown.dsp.filters import (
 from seqdown.dsp.padding import PadType, check_padtype
 from seqdown.dsp.rates import rate_ratio
 from seqdown.frontends.base import FrontEnd
-from seqdown.lengths import resample_length
+from seqdown.lengths import Length, resample_length
 
 __all__ = [
     "Decimate",
@@ -205,7 +205,7 @@ class _Resampler(FrontEnd):
     def receptive_field(self) -> int:
         return self.plan.span
 
-    def output_length(self, n):
+    def output_length(self, n: Length) -> Length:
         return resample_length(n, self.plan.up, self.plan.down)
 
     def _shorten(self, x: Tensor) -> Tensor:
