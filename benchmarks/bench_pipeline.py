@@ -108,11 +108,13 @@ def resampling_seconds(folder: Path) -> dict[str, float]:
 
     seqdown: the pipeline's ``StreamingResampler`` over blocks of ``BLOCK_FRAMES``;
     librosa: ``librosa.resample(..., res_type="soxr_hq")``, what ``librosa.load`` runs.
-    Both on the mono mix, as the pipelines do.
+    Both on the mono mix, as the pipelines do, on one thread (as each worker runs).
     """
     import librosa
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     spent = {"librosa": 0.0, "seqdown": 0.0}
     for name in find_audio(folder):
         data, rate = soundfile.read(folder / name, dtype="float32", always_2d=True)
@@ -127,6 +129,7 @@ def resampling_seconds(folder: Path) -> dict[str, float]:
             stream.process(part)
         stream.flush()
         spent["seqdown"] += time.perf_counter() - start
+    torch.set_num_threads(threads)
     return spent
 
 

@@ -307,6 +307,8 @@ def main() -> None:
     parser.add_argument("--ratio", type=int, nargs=2, action="append", metavar=("ORIG", "NEW"),
                         help="a ratio to run (repeatable; default: the six of the issue)")
     parser.add_argument("--only", default=None, help="run only rows whose name contains this")
+    parser.add_argument("--features-only", action="store_true",
+                        help="run only the Decimate-on-features table")
     parser.add_argument("--probe", nargs=3, metavar=("ORIG", "NEW", "ROW"),
                         help=argparse.SUPPRESS)  # internal: one row's peak memory
     args = parser.parse_args()
@@ -315,7 +317,7 @@ def main() -> None:
         return
     print(f"Machine: {machine()}")
     print(f"Timed runs per row: {args.repeat}, interleaved; soxr and scipy single-threaded.")
-    for orig, new in args.ratio or RATIOS:
+    for orig, new in [] if args.features_only else args.ratio or RATIOS:
         bench_ratio(orig, new, args)
     if not args.ratio:
         bench_decimate(args)
