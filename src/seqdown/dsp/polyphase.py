@@ -1,4 +1,4 @@
-"""Polyphase FIR resampling as one ``conv1d``: the engine behind Decimate and Resample.
+"""Polyphase FIR resampling as one ``conv1d``: the exact engine (``method="direct"``).
 
 Resampling by ``up / down`` with a centred filter ``h`` of odd length
 ``K = 2 * half + 1`` (scaled by ``up``) computes, as
