@@ -6,7 +6,7 @@ same 31-tap low-pass (``Decimate(2)``'s filter through ``scipy.signal.resample_p
 on the librosa side), and save one ``.npy`` per file:
 
 * seqdown: :func:`seqdown.dataset.pipeline.preprocess` (what ``seqdown preprocess
-  --frontend decimate:2`` runs): streamed decoding, seqdown's 100 dB ``Resample``,
+  --frontend decimate:2`` runs): streamed decoding, seqdown's 120 dB ``Resample``,
   torchaudio features, atomic writes, manifest and journal;
 * librosa: ``librosa.load(path, sr=16000)`` (soxr "HQ" resampling, mono),
   ``librosa.feature.melspectrogram``, ``np.log``, ``resample_poly``, ``np.save``.

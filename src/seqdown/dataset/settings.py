@@ -28,6 +28,7 @@ import torchaudio
 from seqdown import __version__
 from seqdown._validation import check_choice, check_positive_int
 from seqdown.dataset.features import FeatureKind, FeatureSpec
+from seqdown.dsp.filters import RESAMPLE_ATTENUATION, RESAMPLE_TRANSITION
 from seqdown.frontends.chain import Chain, build_frontend
 
 __all__ = [
@@ -48,7 +49,7 @@ ChannelMode = Literal["mono", "keep"]
 CHANNEL_MODES: tuple[str, ...] = get_args(ChannelMode)
 DATASET_FILE = "dataset.json"
 #: The anti-aliasing low-pass of every resampling: :class:`seqdown.Resample` with these.
-RESAMPLING = {"attenuation": 100.0, "transition": 0.1}
+RESAMPLING = {"attenuation": RESAMPLE_ATTENUATION, "transition": RESAMPLE_TRANSITION}
 #: How each setting is spelled on the command line.
 OPTION_NAMES = {
     "input_dir": "INPUT_DIR",
