@@ -174,10 +174,23 @@ def probe(orig: int, new: int, name: str, args: argparse.Namespace) -> None:
     row.run(rng.standard_normal((args.channels, orig // 10), dtype=row.dtype))  # design
     # Drawn in its dtype: no float64 temporary raises the peak before the call.
     x = rng.standard_normal((args.channels, int(args.seconds * orig)), dtype=row.dtype)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss()
     row.run(x)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print((after - before) / 1024)  # ru_maxrss is in KiB on Linux
+    print((peak_rss() - before) / 2**20)
+
+
+def peak_rss() -> int:
+    """Peak RSS in bytes of this process's own memory since exec.
+
+    ``ru_maxrss`` would also count the parent's memory at fork time (it survives
+    exec on Linux), so the kernel's per-address-space high-water mark is read.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def machine() -> str:
