@@ -6,7 +6,7 @@ same 31-tap low-pass (``Decimate(2)``'s filter through ``scipy.signal.resample_p
 on the librosa side), and save one ``.npy`` per file:
 
 * seqdown: :func:`seqdown.dataset.pipeline.preprocess` (what ``seqdown preprocess
-  --frontend decimate:2`` runs): streamed decoding, seqdown's 100 dB ``Resample``,
+  --frontend decimate:2`` runs): streamed decoding, seqdown's 120 dB ``Resample``,
   torchaudio features, atomic writes, manifest and journal;
 * librosa: ``librosa.load(path, sr=16000)`` (soxr "HQ" resampling, mono),
   ``librosa.feature.melspectrogram``, ``np.log``, ``resample_poly``, ``np.save``.
@@ -108,11 +108,13 @@ def resampling_seconds(folder: Path) -> dict[str, float]:
 
     seqdown: the pipeline's ``StreamingResampler`` over blocks of ``BLOCK_FRAMES``;
     librosa: ``librosa.resample(..., res_type="soxr_hq")``, what ``librosa.load`` runs.
-    Both on the mono mix, as the pipelines do.
+    Both on the mono mix, as the pipelines do, on one thread (as each worker runs).
     """
     import librosa
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     spent = {"librosa": 0.0, "seqdown": 0.0}
     for name in find_audio(folder):
         data, rate = soundfile.read(folder / name, dtype="float32", always_2d=True)
@@ -127,6 +129,7 @@ def resampling_seconds(folder: Path) -> dict[str, float]:
             stream.process(part)
         stream.flush()
         spent["seqdown"] += time.perf_counter() - start
+    torch.set_num_threads(threads)
     return spent
 
 

@@ -56,3 +56,26 @@ def test_chunked_path_matches_naive_sum(up, down, chunk_floats, rng, monkeypatch
         for row in range(2):
             np.testing.assert_allclose(got[row], naive(x[row], taps, up, down), rtol=1e-10,
                                        atol=1e-12)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 5])
+@pytest.mark.parametrize("taps_size", [1, 5, 23, 31])
+@pytest.mark.parametrize("padtype", ["constant", "line"])
+def test_depthwise_decimation_matches_the_polyphase_layout(factor, taps_size, padtype, rng,
+                                                           monkeypatch):
+    """Many rows take the depthwise path (interior convolution on x itself, padded ends);
+    it computes the same sums as the blocked layout, which the naive loop checks above."""
+    from seqdown.dsp import polyphase
+
+    taps = rng.standard_normal(taps_size)
+    kernel = polyphase_kernel(taps, 1, factor)
+    for time in [1, 2, factor, taps_size - 1 or 1, taps_size, taps_size + factor + 1, 200]:
+        x = torch.from_numpy(rng.standard_normal((polyphase._DEPTHWISE_ROWS, time)) + 1.0)
+        depthwise = polyphase_resample(x, kernel, padtype=padtype)
+        with monkeypatch.context() as patch:
+            patch.setattr(polyphase, "_DEPTHWISE_ROWS", 1 << 30)
+            blocked = polyphase_resample(x, kernel, padtype=padtype)
+        torch.testing.assert_close(depthwise, blocked, rtol=1e-10, atol=1e-12)
+        if padtype == "constant":
+            np.testing.assert_allclose(depthwise[3].numpy(), naive(x[3].numpy(), taps, 1, factor),
+                                       rtol=1e-10, atol=1e-12)

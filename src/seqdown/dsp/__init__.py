@@ -12,6 +12,7 @@ name                           what it is
 :func:`polyphase_resample`     the exact polyphase engine on ``(rows, time)``
 :func:`overlap_save_plan`      a filter laid out for the overlap-save FFT engine
 :func:`overlap_save_resample`  the FFT engine on ``(rows, time)``: any ratio, bounded memory
+:func:`table_resample`         the tabulated-filter engine, for ratios with huge terms
 :func:`resampling_plan`        the cached plan for a ratio and a spec (picks the engine)
 :func:`resample_rows`          a plan on ``(..., time)``, with ``padtype``, keeping the dtype
 :func:`rate_ratio`             ``(up, down)`` from two sample rates
@@ -56,6 +57,7 @@ from seqdown.dsp.polyphase import (
 )
 from seqdown.dsp.rates import MAX_SAMPLE_RATE, check_sample_rate, rate_ratio
 from seqdown.dsp.streaming import StreamingResampler
+from seqdown.dsp.table import TablePlan, table_plan, table_resample
 
 __all__ = [
     "DECIMATE_ATTENUATION",
@@ -75,6 +77,7 @@ __all__ = [
     "ResamplingPlan",
     "SincDesign",
     "StreamingResampler",
+    "TablePlan",
     "binomial_taps",
     "check_sample_rate",
     "compute_dtype",
@@ -92,4 +95,6 @@ __all__ = [
     "rate_ratio",
     "resample_rows",
     "resampling_plan",
+    "table_plan",
+    "table_resample",
 ]

@@ -1,4 +1,4 @@
-"""Polyphase FIR resampling as one ``conv1d``: the engine behind Decimate and Resample.
+"""Polyphase FIR resampling as one ``conv1d``: the exact engine (``method="direct"``).
 
 Resampling by ``up / down`` with a centred filter ``h`` of odd length
 ``K = 2 * half + 1`` (scaled by ``up``) computes, as
@@ -156,20 +156,42 @@ def _depthwise_end(n_out: int, kernel: PolyphaseKernel) -> int:
 
 def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left: Tensor,
                         right: Tensor) -> Tensor:
-    """Decimation (``up == 1``) of many short rows as one depthwise strided ``conv1d``.
+    """Decimation (``up == 1``) of many short rows as depthwise strided ``conv1d`` calls.
 
     For a batch of feature sequences the depthwise kernel of oneDNN beats the
     polyphase layout (measured 2x on 2560 rows of 1000 steps): the same products.
+    ``y[t] = sum_k h[k] x[t * down + k - half]``; with ``lead`` zeros prepended to
+    ``h`` so that ``half + lead`` is a multiple of ``down``, the interior outputs
+    are one convolution of ``x`` itself (no padded copy): its step ``s`` is output
+    ``s + (half + lead) / down``. The few outputs at each end read the extension
+    and run on small padded copies.
     """
     rows, time = x.shape
     n_out = resample_length(time, 1, kernel.down)
-    # Phase 0 holds h itself (tap w = c * down + b at [0, b, c]); conv1d correlates,
-    # y[t] = sum_k h[k] x[t * down + k - left], which is the defining sum.
-    taps = weight[0].t().reshape(-1)[: kernel.span]
-    padded = segment(x, left, right, -kernel.left, _depthwise_end(n_out, kernel))
-    out = F.conv1d(padded[None], taps.expand(rows, 1, -1).contiguous(), stride=kernel.down,
-                   groups=rows)
-    return out[0, :, :n_out]
+    down, span, half = kernel.down, kernel.span, kernel.left
+    # Phase 0 holds h itself (tap w = c * down + b at [0, b, c]); conv1d correlates.
+    taps = weight[0].t().reshape(-1)[:span]
+    lead = -half % down
+    first = (half + lead) // down  # the first output the interior convolution gives
+    inner = max(0, min((time - span - lead) // down + 1, n_out - first))
+
+    def run(part: Tensor, filter_taps: Tensor) -> Tensor:
+        bank = filter_taps.expand(rows, 1, -1).contiguous()
+        return F.conv1d(part[None], bank, stride=down, groups=rows)[0]
+
+    if inner <= 0:
+        return run(segment(x, left, right, -half, _depthwise_end(n_out, kernel)), taps)
+    y = x.new_empty(rows, n_out)
+    y[:, first : first + inner] = run(x, F.pad(taps, (lead, 0)))[:, :inner]
+    if first > 0:
+        head = segment(x, left, right, -half, (first - 1) * down + span - half)
+        y[:, :first] = run(head, taps)
+    tail = first + inner
+    if tail < n_out:
+        start = tail * down - half
+        part = segment(x, left, right, start, _depthwise_end(n_out, kernel))
+        y[:, tail:] = run(part, taps)
+    return y
 
 
 def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None = None,

@@ -10,9 +10,12 @@ resampling engine (:mod:`seqdown.dsp.engine`), with zero delay:
   and whose memory does not grow with ``up * down``; it equals ``resample_poly``
   with ``window=module.taps`` up to the stopband level
   (:func:`seqdown.dsp.engine.fft_error_bound`);
-* ``method="auto"`` (the default) picks ``"direct"`` for short filters at small
-  ratios (the ``Decimate`` default) and ``"fft"`` otherwise (the ``Resample``
-  default, and every ratio with large terms such as 16001 -> 16000 Hz).
+* ``method="auto"`` (the ``Resample`` default) picks ``"direct"`` for short
+  filters at small ratios and ``"fft"`` otherwise (the default spec, and every
+  ratio with large terms such as 16001 -> 16000 Hz; ``"table"`` for huge terms);
+* ``Decimate`` defaults to ``method="direct"``: its kernel is small for any
+  factor, the output is exactly ``resample_poly``'s, and on feature batches it
+  is the fastest path; ``method="fft"`` suits long waveforms with long filters.
 
 Defaults:
 
@@ -82,14 +85,13 @@ def _waveform_spec(quality: Quality | None, attenuation: float | None,
 
 def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATION,
              transition: float = DECIMATE_TRANSITION, padtype: PadType = "constant",
-             method: Method = "auto") -> Tensor:
+             method: Method = "direct") -> Tensor:
     """Low-pass filters ``x`` and keeps every ``factor``-th step, with zero delay.
 
     Equals ``scipy.signal.resample_poly(x, 1, factor, axis=-1, window=taps,
     padtype=padtype)`` with ``taps = design_lowpass(1, factor,
     attenuation=attenuation, transition=transition)``: exactly on the direct path
-    (the default for the default spec), up to the stopband level on the FFT path
-    (long filters; the same taps).
+    (the default), up to the stopband level with ``method="fft"`` (the same taps).
 
     Args:
         x: ``(..., time)`` floating-point tensor, any device.
@@ -99,7 +101,7 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATIO
         transition: fraction of the output Nyquist frequency given to the
             transition band; the gain is flat below ``1 - transition`` of it.
         padtype: what lies beyond the ends (see the module notes).
-        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
+        method: ``"direct"`` (the default), ``"fft"``, ``"table"`` or ``"auto"``.
 
     Returns:
         ``(..., resample_length(time, 1, factor))`` = ``(..., ceil(time / factor))``,
@@ -152,7 +154,7 @@ def resample(x: Tensor, orig_freq: float, new_freq: float, *,
         quality: a named spec instead of ``attenuation``/``transition``:
             ``"hq"`` (the default spec) or ``"vhq"`` (150 dB, flat to 0.95).
         padtype: what lies beyond the ends (see the module notes).
-        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
+        method: ``"auto"`` (the default), ``"direct"``, ``"fft"`` or ``"table"``.
 
     Returns:
         ``(..., resample_length(time, up, down))`` = ``(..., ceil(time * up / down))``,
@@ -228,7 +230,7 @@ class _Resampler(FrontEnd):
 
     @property
     def method(self) -> str:
-        """The engine that runs: ``"direct"`` or ``"fft"``."""
+        """The engine that runs: ``"direct"``, ``"fft"`` or ``"table"``."""
         return self.plan.method
 
     @property
@@ -280,7 +282,7 @@ class Decimate(_Resampler):
         attenuation: stopband attenuation and passband flatness in dB.
         transition: transition band as a fraction of the output Nyquist frequency.
         padtype: what lies beyond each item's ends (see the module notes).
-        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
+        method: ``"direct"`` (the default), ``"fft"``, ``"table"`` or ``"auto"``.
         causal: delay the input by ``delay = (taps - 1) // 2`` zeros (15 for the default
             factor 2), so that output step ``t`` depends on no input after ``t * factor``
             (``lookahead`` 0); the length law stays ``ceil(time / factor)``, so the
@@ -301,7 +303,7 @@ class Decimate(_Resampler):
 
     def __init__(self, factor: int, attenuation: float = DECIMATE_ATTENUATION,
                  transition: float = DECIMATE_TRANSITION, padtype: PadType = "constant",
-                 method: Method = "auto", causal: bool = False) -> None:
+                 method: Method = "direct", causal: bool = False) -> None:
         factor = check_positive_int("factor", factor)
         super().__init__(1, factor, attenuation, transition, padtype, method, causal)
 
@@ -329,7 +331,7 @@ class Resample(_Resampler):
             (default 0.1).
         quality: ``"hq"`` or ``"vhq"`` instead of ``attenuation``/``transition``.
         padtype: what lies beyond each item's ends (see the module notes).
-        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
+        method: ``"auto"`` (the default), ``"direct"``, ``"fft"`` or ``"table"``.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
