@@ -216,10 +216,30 @@ def test_progress_bar_only_on_a_terminal():
     for stream, bar in [(Terminal(), True), (io.StringIO(), False)]:
         progress = Progress(stream, "seqdown preprocess")
         progress.start(2)
+        progress.write("seqdown preprocess: failed a.wav: EmptyFile: the file is empty (0 bytes)")
         progress.advance(failure)
-        progress.advance()
+        progress.advance(seconds=1800.0, in_flight=0)
         progress.finish()
         text = stream.getvalue()
         assert "seqdown preprocess: failed a.wav: EmptyFile: the file is empty (0 bytes)\n" in text
-        assert ("\r[" in text and "2/2 files, 1 failed" in text and "ETA" in text) == bar
+        assert ("\r[" in text and "2/2 files, 1 failed, 0 in flight, 0.50 h of audio" in text
+                and "ETA" in text) == bar
         assert ("\r" in text) == bar
+
+
+def test_plain_progress_lines_every_interval(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("seqdown.dataset.progress.time.monotonic", lambda: clock[0])
+    stream = io.StringIO()
+    progress = Progress(stream, "seqdown preprocess", interval=30.0)
+    progress.start(4)
+    for step, seconds in enumerate([10.0, 20.0, 35.0]):
+        clock[0] = 100.0 + seconds
+        progress.advance(seconds=360.0, in_flight=2 - step)
+    progress.finish()
+    lines = stream.getvalue().splitlines()
+    # Not at 10 s or 20 s (under the interval), once at 35 s; never a carriage return.
+    assert lines == ["seqdown preprocess: 3/4 files, 0 in flight, 0.30 h of audio, "
+                     "0.1 files/s, ETA 0:00:12"]
+    with pytest.raises(ValueError, match="interval must be a positive number"):
+        Progress(stream, interval=0)

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+from seqdown.cli.status import DONE, INPUTS_FAILED, INTERRUPTED, USAGE_ERROR
 from seqdown.dataset.options import (
-    AUDIO_EXTENSIONS,
     CHANNEL_MODES,
+    CONNECT_TIMEOUT,
     DEFAULT_CHANNELS,
     DEFAULT_FEATURES,
+    DEFAULT_FILE_TIMEOUT,
     DEFAULT_FRONTEND,
     DEFAULT_HOP_MS,
     DEFAULT_N_MELS,
     DEFAULT_N_MFCC,
+    DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_SAMPLE_RATE,
     DEFAULT_WIN_MS,
     FEATURE_KINDS,
     OPTION_NAMES,
 )
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "configure_logging", "run"]
 
 _PROG = "seqdown preprocess"
 
@@ -42,7 +47,14 @@ outputs:
   OUTPUT_DIR/dataset.json     settings, parameters, versions and counts
   OUTPUT_DIR/features/*.npy   float32 arrays (feature_channels, num_frames)
 
-exit status: 0 all files succeeded, 1 some file failed, 2 usage error (nothing changed)
+on a Dask cluster (pip install 'seqdown[dask]'):
+  seqdown preprocess /shared/corpus /shared/out --scheduler tcp://head-node:8786
+  seqdown preprocess /shared/corpus /shared/out --scheduler-file ~/scheduler.json
+  seqdown preprocess corpus out --scheduler local --workers 8   (Dask's dashboard, one machine)
+  INPUT_DIR and OUTPUT_DIR must be at the same paths on every worker (checked first).
+
+exit status: 0 all files succeeded, 1 some file failed, 2 usage error (nothing changed),
+  3 internal error (a bug: a traceback is printed), 130 interrupted (run again to resume)
 
 example:
   seqdown preprocess audio_fixtures build/demo --frontend decimate:2 --exclude 'broken/*'"""
@@ -72,6 +84,13 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def _limit(text: str) -> float | None:
+    """A positive number of seconds, or 0 for no limit (None)."""
+    if text.strip() in {"0", "0.0"}:
+        return None
+    return _positive_float(text)
 
 
 def _cpus() -> int:
@@ -125,33 +144,97 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "(repeatable; '*' also matches '/')")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over in an OUTPUT_DIR made with other settings")
+    parser.add_argument("--file-timeout", type=_limit, default=DEFAULT_FILE_TIMEOUT,
+                        metavar="SECONDS",
+                        help="record a file that takes longer as a 'Timeout' failure and go on; "
+                             "0 for no limit (default: %(default)g)")
+    cluster = parser.add_argument_group(
+        "Dask cluster", "run the files as tasks on a Dask cluster (needs seqdown[dask])")
+    where = cluster.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running scheduler (tcp://host:8786), or 'local' to "
+                            "start a LocalCluster of --workers processes")
+    where.add_argument("--scheduler-file", type=Path, metavar="PATH",
+                       help="the scheduler file of 'dask scheduler --scheduler-file PATH' "
+                            "(waits --connect-timeout for it to appear)")
+    cluster.add_argument("--connect-timeout", type=_positive_float, default=CONNECT_TIMEOUT,
+                         metavar="SECONDS",
+                         help="give up on a scheduler not reached by then (default: "
+                              "%(default)g)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--progress-interval", type=_positive_float,
+                        default=DEFAULT_PROGRESS_INTERVAL, metavar="SECONDS",
+                        help="when standard error is not a terminal, a progress line this "
+                             "often (default: %(default)g)")
+    loudness = output.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true",
+                          help="also log details (and Dask's own messages)")
+    loudness.add_argument("-q", "--quiet", action="store_true",
+                          help="only warnings and errors: no progress, no line per failure")
     parser.set_defaults(run=run)
     return parser
 
 
+class _Formatter(logging.Formatter):
+    """``seqdown preprocess: MESSAGE``; ``warning:`` or ``error:`` before warnings and worse."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"{_PROG}: {level}{record.getMessage()}"
+
+
+def configure_logging(args: argparse.Namespace, handler: logging.Handler) -> None:
+    """Sends the ``seqdown`` logger's records to ``handler`` at the level ``-v``/``-q`` give.
+
+    Default: INFO (each failure and warnings); ``-q``: WARNING; ``-v``: DEBUG,
+    and Dask's own INFO messages too (else only its warnings).
+    """
+    handler.setFormatter(_Formatter())
+    logger = logging.getLogger("seqdown")
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if args.verbose else
+                    logging.WARNING if args.quiet else logging.INFO)
+    logger.propagate = False
+    logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.ERROR)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Runs ``seqdown preprocess``; returns the exit status (0, 1 or 2)."""
+    """Runs ``seqdown preprocess``; returns the exit status (0, 1, 2 or 130).
+
+    Exceptions other than usage errors propagate: :func:`seqdown.cli.main`
+    prints their traceback and exits 3.
+    """
     from seqdown.dataset.pipeline import preprocess
-    from seqdown.dataset.progress import Progress
+    from seqdown.dataset.progress import Progress, ProgressHandler
     from seqdown.dataset.settings import Settings, UsageError
 
+    scheduler = args.scheduler if args.scheduler is not None else args.scheduler_file
+    if scheduler is not None:
+        import seqdown.dataset.cluster  # noqa: F401 - fails at once without the dask extra
+    progress = Progress(sys.stderr, _PROG, interval=args.progress_interval)
+    configure_logging(args, ProgressHandler(progress))
     try:
         settings = Settings.make(
             args.input_dir, sample_rate=args.sample_rate, features=args.features,
             n_mels=args.n_mels, n_mfcc=args.n_mfcc, win_ms=args.win_ms, hop_ms=args.hop_ms,
             frontend=args.frontend, channels=args.channels, num_shards=args.num_shards,
             shard_index=args.shard_index, exclude=args.exclude)
-        summary = preprocess(settings, args.output_dir, workers=args.workers,
-                             overwrite=args.overwrite, progress=Progress(sys.stderr, _PROG))
-    except (ValueError, UsageError) as error:
+    except ValueError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    try:
+        summary = preprocess(settings, args.output_dir, workers=args.workers,
+                             overwrite=args.overwrite,
+                             progress=None if args.quiet else progress, scheduler=scheduler,
+                             file_timeout=args.file_timeout,
+                             connect_timeout=args.connect_timeout)
+    except UsageError as error:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
     except KeyboardInterrupt:
         print(f"\n{_PROG}: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    if not summary.done + summary.skipped + summary.failed:
-        print(f"{_PROG}: warning: no audio files in {args.input_dir!r} (this shard, after "
-              "--exclude); extensions read: " + ", ".join(sorted(AUDIO_EXTENSIONS)),
-              file=sys.stderr)
+        return INTERRUPTED
     print(f"{_PROG}: {summary.line()}")
-    return 1 if summary.failed else 0
+    return INPUTS_FAILED if summary.failed else DONE

@@ -5,6 +5,13 @@ the keys NeMo's loaders read (``audio_filepath``, ``duration``) plus seqdown's
 own. ``failures.jsonl`` holds one :class:`Failure` per file that could not be
 processed, sorted by ``source``.
 
+Versions: a field added to a record after datasets were written gets a
+default, and :meth:`~Record.from_json` fills it in for a line that lacks it,
+so a newer seqdown reads an older dataset. Keys a line has and the record does
+not know (written by a newer seqdown) are ignored: the line is read with the
+fields this version knows, and a file rewritten by it (``seqdown merge``) has
+only those. A line lacking a field that has no default is refused.
+
 Lengths in a record are tied together by seqdown's rules::
 
     num_samples   = resample_length(orig_num_samples, up, down)   # up/down = sampling_rate/orig
@@ -19,7 +26,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
@@ -73,17 +80,23 @@ class _JsonLine:
 
     @classmethod
     def from_json(cls: type[Line], line: str) -> Line:
-        """Parses a line written by :meth:`to_json`.
+        """Parses a line written by :meth:`to_json`, by this or another version.
+
+        A missing key whose field has a default gets the default; keys the
+        record does not know are ignored.
 
         Raises:
-            ValueError: the line is not JSON, or lacks a key of the record.
+            ValueError: the line is not a JSON object, or lacks a key without a default.
         """
         values = json.loads(line)
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-        missing = [name for name in names if name not in values]
+        if not isinstance(values, dict):
+            raise ValueError(f"{cls.__name__} line is not a JSON object: {line[:200]!r}")
+        known = fields(cls)  # type: ignore[arg-type]
+        missing = [f.name for f in known if f.name not in values
+                   and f.default is MISSING and f.default_factory is MISSING]
         if missing:
             raise ValueError(f"{cls.__name__} line lacks the keys {missing}: {line[:200]!r}")
-        return cls(**{name: values[name] for name in names})
+        return cls(**{f.name: values[f.name] for f in known if f.name in values})
 
 
 @dataclass(frozen=True)
