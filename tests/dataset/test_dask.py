@@ -165,9 +165,19 @@ def popen_cli(*args: str | Path) -> subprocess.Popen[bytes]:
                             stderr=subprocess.DEVNULL, env=_environment())
 
 
-def wait_for_arrays(features: Path, count: int, process: subprocess.Popen[bytes]) -> None:
+def journal_lines(output: Path) -> int:
+    try:
+        return (output / "journal.jsonl").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for_arrays(output: Path, count: int, process: subprocess.Popen[bytes],
+                    journaled: int = 0) -> None:
+    """Waits until ``count`` arrays exist and the journal has ``journaled`` lines."""
     deadline = time.monotonic() + 120
-    while len(list(features.glob("[!.]*.npy"))) < count:
+    while (len(list((output / "features").glob("[!.]*.npy"))) < count
+           or journal_lines(output) < journaled):
         assert process.poll() is None, "the run ended before it could be interrupted"
         assert time.monotonic() < deadline, "no arrays appeared"
         time.sleep(0.01)
@@ -199,8 +209,9 @@ def test_a_worker_killed_mid_run(cluster, inputs, reference, tmp_path):
     output = tmp_path / "out"
     process = popen_cli("preprocess", inputs, output, *OPTIONS, "--scheduler", cluster.address)
     try:
-        wait_for_arrays(output / "features", 3, process)
-        os.kill(next(iter(before.values())), signal.SIGKILL)
+        wait_for_arrays(output, 3, process)
+        victim = next(iter(before.values()))
+        os.kill(victim, signal.SIGKILL)
         assert process.wait(timeout=120) == 0
     finally:
         if process.poll() is None:
@@ -209,6 +220,7 @@ def test_a_worker_killed_mid_run(cluster, inputs, reference, tmp_path):
     assert tree(output) == reference
     with cluster.client() as client:  # the nanny restarted the worker before the next test
         client.wait_for_workers(2, timeout=120)
+    assert victim not in cluster.worker_pids().values()
 
 
 @pytest.mark.slow
@@ -217,15 +229,16 @@ def test_the_client_killed_then_resumed(cluster, inputs, reference, tmp_path):
     command = ("preprocess", inputs, output, *OPTIONS, "--scheduler", cluster.address)
     process = popen_cli(*command)
     try:
-        wait_for_arrays(output / "features", 3, process)
+        wait_for_arrays(output, 3, process, journaled=2)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (output / "manifest.jsonl").exists()
+    journaled = journal_lines(output)
     resumed = run_cli(*command)
     assert resumed.returncode == 0, resumed.stderr
-    assert " skipped, 0 failed" in resumed.stdout
+    assert f"{FILES - journaled} done, {journaled} skipped, 0 failed" in resumed.stdout
     assert tree(output) == reference
 
 
