@@ -1,4 +1,4 @@
-"""Fault injection for Dask workers in tests: ``dask worker --preload tests/dataset/dask_faults.py``.
+"""Fault injection for the Dask workers of the tests (``dask worker --preload dask_faults.py``).
 
 Replaces :func:`seqdown.dataset.utterance.open_audio` in the worker process
 (the job looks it up by name at each call) by one that first acts on the

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqdown.cli.status import DONE, INPUTS_FAILED, INTERRUPTED, USAGE_ERROR
 from seqdown.dataset.options import (
@@ -26,6 +28,9 @@ from seqdown.dataset.options import (
     FEATURE_KINDS,
     OPTION_NAMES,
 )
+
+if TYPE_CHECKING:
+    from seqdown.dataset.progress import Progress
 
 __all__ = ["add_parser", "configure_logging", "run"]
 
@@ -183,21 +188,28 @@ class _Formatter(logging.Formatter):
         return f"{_PROG}: {level}{record.getMessage()}"
 
 
-def configure_logging(args: argparse.Namespace, handler: logging.Handler) -> None:
+@contextlib.contextmanager
+def configure_logging(args: argparse.Namespace, handler: logging.Handler) -> Iterator[None]:
     """Sends the ``seqdown`` logger's records to ``handler`` at the level ``-v``/``-q`` give.
 
-    Default: INFO (each failure and warnings); ``-q``: WARNING; ``-v``: DEBUG,
-    and Dask's own INFO messages too (else only its warnings).
+    Default: INFO (each failure, and warnings); ``-q``: WARNING; ``-v``: DEBUG,
+    and Dask's own INFO messages too (else only its errors: the command speaks
+    for it). The loggers are restored at the end of the block.
     """
     handler.setFormatter(_Formatter())
-    logger = logging.getLogger("seqdown")
-    for old in list(logger.handlers):
-        logger.removeHandler(old)
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if args.verbose else
-                    logging.WARNING if args.quiet else logging.INFO)
-    logger.propagate = False
-    logging.getLogger("distributed").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    ours, dask = logging.getLogger("seqdown"), logging.getLogger("distributed")
+    saved = (ours.level, ours.propagate, dask.level)
+    ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG if args.verbose else
+                  logging.WARNING if args.quiet else logging.INFO)
+    ours.propagate = False
+    dask.setLevel(logging.INFO if args.verbose else logging.ERROR)
+    try:
+        yield
+    finally:
+        ours.removeHandler(handler)
+        ours.level, ours.propagate = saved[0], saved[1]
+        dask.setLevel(saved[2])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,15 +218,21 @@ def run(args: argparse.Namespace) -> int:
     Exceptions other than usage errors propagate: :func:`seqdown.cli.main`
     prints their traceback and exits 3.
     """
-    from seqdown.dataset.pipeline import preprocess
     from seqdown.dataset.progress import Progress, ProgressHandler
-    from seqdown.dataset.settings import Settings, UsageError
 
     scheduler = args.scheduler if args.scheduler is not None else args.scheduler_file
     if scheduler is not None:
         import seqdown.dataset.cluster  # noqa: F401 - fails at once without the dask extra
     progress = Progress(sys.stderr, _PROG, interval=args.progress_interval)
-    configure_logging(args, ProgressHandler(progress))
+    with configure_logging(args, ProgressHandler(progress)):
+        return _preprocess(args, scheduler, progress)
+
+
+def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
+                progress: Progress) -> int:
+    from seqdown.dataset.pipeline import preprocess
+    from seqdown.dataset.settings import Settings, UsageError
+
     try:
         settings = Settings.make(
             args.input_dir, sample_rate=args.sample_rate, features=args.features,
