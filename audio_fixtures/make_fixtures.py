@@ -9,7 +9,12 @@ Needs, to *make* the fixtures only (nothing at test time needs them):
 * ``espeak-ng`` on ``PATH`` (Debian/Ubuntu: ``apt-get install -y espeak-ng``), for speech;
 * Python packages ``numpy``, ``scipy`` and ``soundfile`` (libsndfile >= 1.1 for MP3/Opus).
 
-The script deletes and rewrites ``digits/``, ``signals/``, ``formats/`` and ``broken/``,
+``python audio_fixtures/make_fixtures.py --transcribed`` remakes only the transcribed set
+(``digits/digits.trans.txt``, ``manifests/``, ``long/``) from the digit files on disk, without
+espeak-ng.
+
+The script deletes and rewrites ``digits/``, ``signals/``, ``formats/``, ``broken/``, ``long/``
+and ``manifests/``,
 writes ``notes.txt`` and ``.hidden.wav``, then rewrites the file table in ``README.md``
 between its ``BEGIN/END GENERATED TABLE`` markers from what soundfile reports for each file.
 
@@ -23,8 +28,10 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +44,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent
 README = ROOT / "README.md"
-GENERATED_DIRS = ("digits", "signals", "formats", "broken")
+GENERATED_DIRS = ("digits", "signals", "formats", "broken", "long", "manifests")
 TABLE_BEGIN = "<!-- BEGIN GENERATED TABLE -->"
 TABLE_END = "<!-- END GENERATED TABLE -->"
 SEED = 20240601
@@ -478,6 +485,88 @@ NOTES = RawFixture(
 )
 
 
+# ------------------------------------------------------------------ transcribed set
+# Made from the digit files on disk (no espeak-ng needed): `--transcribed` remakes only these.
+
+#: The voice of the long recording, and the silence before it and after each word.
+COUNTING_VOICE, COUNTING_LEAD, COUNTING_GAP = "us", 0.3, 0.2
+COUNTING_RATE = 16000  # the rate of the `us` digits
+
+
+def _digit_samples(digit: str, tag: str) -> tuple[np.ndarray, int]:
+    """The int16 samples of ``digits/<digit>_<tag>.flac`` and its sample rate."""
+    samples, sample_rate = sf.read(ROOT / f"digits/{digit}_{tag}.flac", dtype="int16")
+    return samples, sample_rate
+
+
+def _counting() -> tuple[np.ndarray, list[dict[str, object]]]:
+    """The long recording ("zero" ... "nine", one voice) and its NeMo segment lines.
+
+    The words are the samples of the digit files, unchanged, so a segment decodes
+    to exactly the samples of its digit file.
+    """
+    lead, gap = (np.zeros(round(s * COUNTING_RATE), np.int16)
+                 for s in (COUNTING_LEAD, COUNTING_GAP))
+    pieces, lines, position = [lead], [], lead.size
+    for digit in DIGITS:
+        samples, sample_rate = _digit_samples(digit, COUNTING_VOICE)
+        if sample_rate != COUNTING_RATE:
+            raise ValueError(f"digits/{digit}_{COUNTING_VOICE}.flac is at {sample_rate} Hz, "
+                             f"not {COUNTING_RATE}")
+        lines.append({"audio_filepath": "counting.flac", "offset": position / COUNTING_RATE,
+                      "duration": samples.size / COUNTING_RATE, "text": digit,
+                      "speaker": COUNTING_VOICE})
+        pieces += [samples, gap]
+        position += samples.size + gap.size
+    return np.concatenate(pieces), lines
+
+
+def _flac_int16(samples: np.ndarray, sample_rate: int) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sample_rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _jsonl(lines: list[dict[str, object]]) -> bytes:
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+
+
+def _digit_lines() -> list[dict[str, object]]:
+    """A NeMo manifest line per digit file, relative to ``manifests/``."""
+    lines = []
+    for path in sorted((ROOT / "digits").glob("*.flac")):
+        digit, tag = path.stem.split("_", 1)
+        info = sf.info(path)
+        lines.append({"audio_filepath": f"../digits/{path.name}",
+                      "duration": info.frames / info.samplerate, "text": digit, "speaker": tag})
+    return lines
+
+
+def _trans_txt() -> bytes:
+    """LibriSpeech-style ``id text`` lines for the digit files (ids: base names)."""
+    names = sorted(path.stem for path in (ROOT / "digits").glob("*.flac"))
+    return "".join(f"{name} {name.split('_', 1)[0].upper()}\n" for name in names).encode()
+
+
+def transcribed_fixtures() -> list[RawFixture]:
+    """The transcribed set: a manifest and a trans.txt for the digits, a long recording."""
+    return [
+        RawFixture("digits/digits.trans.txt", _trans_txt,
+                   "LibriSpeech-style transcripts of the digits: `<file name without "
+                   "extension> <WORD>`"),
+        RawFixture("manifests/digits.jsonl", lambda: _jsonl(_digit_lines()),
+                   "NeMo manifest of the digits: `audio_filepath` (relative: `../digits/...`), "
+                   "`duration`, `text`, and an extra key `speaker`"),
+        RawFixture("long/counting.flac", lambda: _flac_int16(_counting()[0], COUNTING_RATE),
+                   f"one long recording: \"zero\" ... \"nine\" (the samples of "
+                   f"`digits/*_{COUNTING_VOICE}.flac`), {COUNTING_LEAD} s of silence before, "
+                   f"{COUNTING_GAP} s after each word"),
+        RawFixture("long/counting.jsonl", lambda: _jsonl(_counting()[1]),
+                   "NeMo manifest of the ten words of `long/counting.flac` as `offset` "
+                   "segments (exact sample positions), with `text` and `speaker`"),
+    ]
+
+
 def audio_fixtures() -> list[AudioFixture]:
     """All decodable fixtures: digits, signals, formats and the hidden file."""
     digits = [
@@ -559,19 +648,34 @@ def write_readme_table(audio: list[AudioFixture], raw: list[RawFixture]) -> None
 # ------------------------------------------------------------------------------- main
 
 
-def main() -> None:
-    """Delete the generated folders, write every fixture and refresh the README table."""
-    for name in GENERATED_DIRS:
-        shutil.rmtree(ROOT / name, ignore_errors=True)
-    audio, raw = audio_fixtures(), raw_fixtures()
-    contents = [(f.path, encoded(f)) for f in audio] + [(f.path, f.content()) for f in raw]
+def _write(contents: list[tuple[str, bytes]]) -> None:
     for path, data in contents:
         (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / path).write_bytes(data)
-    write_readme_table(audio, raw)
-    total = sum(len(data) for _, data in contents)
-    print(f"wrote {len(contents)} files, {total / 1e6:.2f} MB, and the table in {README.name}")
+
+
+def main(transcribed_only: bool = False) -> None:
+    """Delete the generated folders, write every fixture and refresh the README table.
+
+    Args:
+        transcribed_only: remake only the transcribed set, from the digit files
+            already on disk (needs no espeak-ng).
+    """
+    audio, raw = audio_fixtures(), raw_fixtures()
+    contents: list[tuple[str, bytes]] = []
+    if not transcribed_only:
+        for name in GENERATED_DIRS:
+            shutil.rmtree(ROOT / name, ignore_errors=True)
+        contents = [(f.path, encoded(f)) for f in audio] + [(f.path, f.content()) for f in raw]
+        _write(contents)
+    transcribed = transcribed_fixtures()  # made from the digit files just written
+    made = [(f.path, f.content()) for f in transcribed]
+    _write(made)
+    write_readme_table(audio, raw + transcribed)
+    total = sum(len(data) for _, data in contents + made)
+    print(f"wrote {len(contents + made)} files, {total / 1e6:.2f} MB, and the table in "
+          f"{README.name}")
 
 
 if __name__ == "__main__":
-    main()
+    main(transcribed_only="--transcribed" in sys.argv[1:])

@@ -14,6 +14,7 @@ from seqdown import lengths
 from seqdown.lengths import (
     blur_pool_length,
     ceil_div,
+    check_steps,
     composed_receptive_field,
     conv_length,
     kernel_span,
@@ -233,3 +234,17 @@ def test_composed_receptive_field_matches_the_gradient_support(stages):
     y[0, 0, y.shape[-1] // 2].backward()
     support = torch.nonzero(x.grad[0, 0]).flatten()
     assert int(support.max() - support.min()) + 1 == composed_receptive_field(stages)
+
+
+@pytest.mark.parametrize("n", [2.5, True, "3", None, torch.tensor([2.0]), torch.tensor([True])],
+                         ids=repr)
+def test_check_steps_refuses_what_no_rule_can_count(n):
+    with pytest.raises(TypeError, match="n must be an int or an integer tensor"):
+        check_steps(n)
+    with pytest.raises(TypeError, match="n must be an int or an integer tensor"):
+        conv_length(n, 3)
+
+
+def test_check_steps_accepts_ints_and_integer_tensors():
+    for n in (0, 7, torch.tensor([3, 0]), torch.tensor([3], dtype=torch.int32)):
+        check_steps(n)

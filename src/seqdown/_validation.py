@@ -111,6 +111,9 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
             f"{name} must have shape (batch,) = ({batch},) to match x of shape "
             f"{tuple(x.shape)}, got shape {tuple(lengths.shape)}"
         )
+    if lengths.device.type == "meta":
+        raise ValueError(f"{name} must hold values (a CPU or accelerator tensor), got a tensor "
+                         "on the 'meta' device, whose values are unknown")
     lengths = lengths.long()
     if batch:
         low, high = int(lengths.min()), int(lengths.max())

@@ -42,6 +42,7 @@ __all__ = [
     "Length",
     "blur_pool_length",
     "ceil_div",
+    "check_steps",
     "composed_receptive_field",
     "conv_length",
     "kernel_span",
@@ -64,6 +65,23 @@ Length = TypeVar("Length", int, Tensor)
 def ceil_div(a: Length, b: int) -> Length:
     """``ceil(a / b)`` in exact integer arithmetic for ``b > 0``."""
     return -((-a) // b)
+
+
+def check_steps(n: object) -> None:
+    """Refuses a number of steps that is not an int or an integer tensor (2.5, True, "3").
+
+    Every rule calls it first, so a length is never computed from a float.
+
+    Raises:
+        TypeError: ``n`` is a float, a bool, a string, or a float or bool tensor.
+    """
+    if isinstance(n, Tensor):
+        if n.is_floating_point() or n.is_complex() or n.dtype == torch.bool:
+            raise TypeError(f"n must be an int or an integer tensor of step counts, got a "
+                            f"{n.dtype} tensor")
+    elif isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int or an integer tensor of step counts, got {n!r} "
+                        f"({type(n).__name__})")
 
 
 def _clip(n: Length, out: Length) -> Length:
@@ -93,6 +111,7 @@ def conv_length(n: Length, kernel_size: int, stride: int = 1, padding: int = 0,
         >>> conv_length(11, kernel_size=3, stride=2, padding=1), conv_length(2, 3, 2)
         (6, 0)
     """
+    check_steps(n)
     return _clip(n, (n + 2 * padding - kernel_span(kernel_size, dilation)) // stride + 1)
 
 
@@ -109,6 +128,7 @@ def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dila
         >>> pool_length(torch.tensor([2, 7]), kernel_size=3, stride=2, ceil_mode=True).tolist()
         [1, 3]
     """
+    check_steps(n)
     if not ceil_mode:
         return conv_length(n, kernel_size, stride, padding, dilation)
     out = ceil_div(n + 2 * padding - kernel_span(kernel_size, dilation), stride) + 1
@@ -127,6 +147,7 @@ def resample_length(n: Length, up: int, down: int) -> Length:
         >>> resample_length(44100, up=160, down=441), resample_length(7, 1, 3)
         (16000, 3)
     """
+    check_steps(n)
     return _clip(n, ceil_div(n * up, down))
 
 
@@ -138,6 +159,7 @@ def stack_length(n: Length, factor: int, pad_remainder: bool = False) -> Length:
         >>> stack_length(10, 3), stack_length(10, 3, pad_remainder=True)
         (3, 4)
     """
+    check_steps(n)
     return _clip(n, ceil_div(n, factor) if pad_remainder else n // factor)
 
 
@@ -196,6 +218,7 @@ def transposed_conv_length(n: Length, kernel_size: int, stride: int, padding: in
         >>> transposed_conv_length(9, kernel_size=4, stride=2, padding=1)
         18
     """
+    check_steps(n)
     return _clip(n, (n - 1) * stride - 2 * padding + kernel_size)
 
 
@@ -236,6 +259,7 @@ def stft_frames(n: Length, n_fft: int, hop_length: int) -> Length:
         >>> stft_frames(16000, n_fft=400, hop_length=160), stft_frames(200, 400, 160)
         (101, 0)
     """
+    check_steps(n)
     frames = 1 + (n + 2 * (n_fft // 2) - n_fft) // hop_length
     # _clip forces 0 where its first argument is <= 0: here, n <= n_fft // 2.
     return _clip(n - n_fft // 2, frames)
@@ -278,7 +302,7 @@ def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
         ``t < lengths[b]``.
 
     Raises:
-        TypeError: ``lengths`` is not an integer tensor.
+        TypeError: ``lengths`` is not an integer tensor (bool is refused).
         ValueError: ``lengths`` is not 1-D, is negative, or exceeds ``max_length``.
 
     Example:
@@ -286,7 +310,8 @@ def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
         tensor([[ True,  True,  True, False],
                 [ True, False, False, False]])
     """
-    if not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.is_complex():
+    if (not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.is_complex()
+            or lengths.dtype == torch.bool):
         got = lengths.dtype if isinstance(lengths, Tensor) else type(lengths).__name__
         raise TypeError(f"lengths must be an integer tensor (int64) of shape (batch,), got {got}")
     if lengths.dim() != 1:

@@ -39,7 +39,7 @@ def test_exit_status_and_summary(fixture_run):
     assert fixture_run.returncode == 1, fixture_run.stderr  # the broken files failed
     assert fixture_run.stdout.count("\n") == 1
     assert fixture_run.stdout.startswith(
-        f"seqdown preprocess: 86 files: {len(GOOD)} done, 0 skipped, 7 failed")
+        f"seqdown preprocess: 87 files: {len(GOOD)} done, 0 skipped, 7 failed")
     assert "h of audio" in fixture_run.stdout and "real-time factor" in fixture_run.stdout
     assert "\r" not in fixture_run.stderr  # no progress bar when stderr is not a terminal
     for source in BROKEN:
@@ -113,7 +113,8 @@ def test_dataset_json(fixture_run):
     assert description["settings"] == {
         "sample_rate": 16000, "features": "logmel",
         "n_mels": 80, "n_mfcc": None, "win_ms": 25.0, "hop_ms": 10.0, "frontend": "decimate:2",
-        "channels": "mono", "num_shards": 1, "shard_index": 0, "exclude": []}
+        "channels": "mono", "num_shards": 1, "shard_index": 0, "exclude": [],
+        "manifest": None, "transcripts": [], "require_text": False}
     frontend = seqdown.build_frontend("decimate:2")
     assert description["frontend"] == {
         "spec": "decimate:2", "factor": 2, "receptive_field": frontend.receptive_field,
@@ -123,7 +124,7 @@ def test_dataset_json(fixture_run):
     records = read_jsonl(fixture_run.output_dir / "manifest.jsonl", Record)
     assert description["counts"] == {
         "utterances": len(GOOD), "failures": 7,
-        "hours": sum(r.duration for r in records) / 3600}
+        "hours": sum(r.duration for r in records) / 3600, "without_text": len(GOOD)}
     assert description["versions"]["torch"] == torch.__version__
 
 

@@ -37,7 +37,7 @@ def test_find_audio_lists_the_fixtures_sorted_and_skips_non_audio():
                       if p.is_file() and not p.name.startswith(".")
                       and p.suffix[1:].lower() in AUDIO_EXTENSIONS)
     assert found == expected
-    assert len(found) == 86
+    assert len(found) == 87
 
 
 def test_find_audio_exclude_hidden_folders_and_skip(tmp_path):

@@ -39,6 +39,7 @@ MEASURE = """
 import json, os, resource, sys
 import torch
 from seqdown.dataset.settings import Settings
+from seqdown.dataset.sources import folder_utterances
 from seqdown.dataset.utterance import Job, process_file
 
 torch.set_num_threads(1)
@@ -47,7 +48,8 @@ settings = Settings.make(folder, frontend="decimate:2")
 peaks = []
 for name in ["warm.wav", "long.wav"]:
     status = os.stat(os.path.join(folder, name))
-    result = process_file(Job(name, out, settings, status.st_size, status.st_mtime_ns))
+    [utterance] = folder_utterances(folder, [name], {})
+    result = process_file(Job(utterance, out, settings, status.st_size, status.st_mtime_ns))
     assert type(result).__name__ == "Entry", result
     peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 print(json.dumps({"increase": peaks[1] - peaks[0], "shape": result.record.shape}))

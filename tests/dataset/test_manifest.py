@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -89,21 +90,22 @@ def test_journal_ignores_a_torn_line_and_checks_sources(tmp_path):
     status = source.stat()
     (tmp_path / "features").mkdir()
     (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 10)
-    entry = Entry(RECORD, status.st_size, status.st_mtime_ns, 10)
+    entry = Entry(RECORD, status.st_size, status.st_mtime_ns, 10, "a/b.wav", "digest")
     journal = Journal(tmp_path)
     journal.append(entry)
     journal.close()
     with open(journal.path, "a", encoding="utf-8") as file:
         file.write(entry.to_json()[:-7])  # a run killed while appending
     assert Journal(tmp_path).load() == {"a/b.wav": entry}
-    assert is_current(entry, status, tmp_path)
+    assert is_current(entry, status, tmp_path, "digest")
+    assert not is_current(entry, status, tmp_path, "other")  # the input line changed
     (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 9)  # a damaged array
-    assert not is_current(entry, status, tmp_path)
+    assert not is_current(entry, status, tmp_path, "digest")
     (tmp_path / RECORD.feature_filepath).unlink()
-    assert not is_current(entry, status, tmp_path)
+    assert not is_current(entry, status, tmp_path, "digest")
     (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 10)
     source.write_bytes(b"12345")  # the source changed
-    assert not is_current(entry, source.stat(), tmp_path)
+    assert not is_current(entry, source.stat(), tmp_path, "digest")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,10 +119,11 @@ def test_from_json_reads_older_and_newer_lines():
     older = json.loads(RECORD.to_json())
     # A newer seqdown reads an older line: the missing key gets its default.
     assert NewerRecord.from_json(json.dumps(older)) == NewerRecord(**older)
-    # An older seqdown reads a newer line: the unknown key is ignored.
+    # An older seqdown reads a newer line: the unknown key is kept, in ``extra``.
     newer = NewerRecord(**older, transcript="one two")
     assert "transcript" in newer.to_json()
-    assert Record.from_json(newer.to_json()) == RECORD
+    assert Record.from_json(newer.to_json()) == dataclasses.replace(
+        RECORD, extra={"transcript": "one two"})
     # A key without a default is still required.
     del older["sha256"]
     with pytest.raises(ValueError, match=r"lacks the keys \['sha256'\]"):
@@ -168,3 +171,33 @@ def test_entry_moved_to_changes_only_the_absolute_path():
     assert dataclasses.replace(moved.record, audio_filepath=RECORD.audio_filepath) == RECORD
     assert (moved.source_size, moved.source_mtime_ns, moved.array_size) == (10, 20, 30)
     assert entry.moved_to(RECORD.audio_filepath) is entry
+
+
+def test_new_record_keys_round_trip_and_are_left_out_when_unknown(tmp_path):
+    record = replace(RECORD, offset=2.5, text="héllo", frame_shift=0.02,
+                     frame_count="centred STFT: feature_frames = 1 + num_samples // 160",
+                     extra={"speaker": "s1", "tags": [1, 2]})
+    write_jsonl(tmp_path / "m.jsonl", [record, RECORD])
+    assert read_jsonl(tmp_path / "m.jsonl", Record) == [record, RECORD]
+    first, second = (json.loads(line) for line in
+                     (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines())
+    assert list(first)[-6:] == ["offset", "text", "frame_shift", "frame_count", "speaker", "tags"]
+    assert not {"offset", "text", "frame_shift", "frame_count", "extra"} & set(second)
+    failure = Failure("in.jsonl:3", "InvalidLine", "the line is not JSON", 3)
+    assert json.loads(failure.to_json())["line"] == 3 and failure.where == "line 3 (in.jsonl:3)"
+    assert Failure.from_json(failure.to_json()) == failure
+
+
+def test_journal_lines_of_older_versions_load_and_are_redone(tmp_path):
+    old = json.dumps({"source_size": 4, "source_mtime_ns": 7, "array_size": 10,
+                      "record": json.loads(RECORD.to_json())})
+    (tmp_path / "journal.jsonl").write_text(old + "\n", encoding="utf-8")
+    [entry] = Journal(tmp_path).load().values()
+    assert (entry.key, entry.input_digest, entry.audio_digest) == ("a/b.wav", "", "")
+    source = tmp_path / "b.wav"
+    source.write_bytes(b"1234")
+    os.utime(source, ns=(7, 7))
+    (tmp_path / "features").mkdir()
+    (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 10)
+    assert not is_current(entry, source.stat(), tmp_path, "any digest")
+    assert is_current(entry, source.stat(), tmp_path, "")

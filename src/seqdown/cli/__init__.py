@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from seqdown import __version__
 from seqdown._lazy import MissingExtra
-from seqdown.cli import analyze, merge, preprocess
+from seqdown.cli import analyze, export, merge, preprocess
 from seqdown.cli.status import INTERNAL_ERROR, INTERRUPTED, USAGE_ERROR
 
 __all__ = ["build_parser", "main"]
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"seqdown {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (preprocess, merge, analyze):
+    for command in (preprocess, merge, export, analyze):
         command.add_parser(subparsers)
     return parser
 

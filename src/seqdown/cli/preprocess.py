@@ -1,4 +1,5 @@
-"""``seqdown preprocess INPUT_DIR OUTPUT_DIR``: a thin command over the pipeline."""
+"""``seqdown preprocess (INPUT_DIR | --manifest IN.jsonl) OUTPUT_DIR``: a thin command over the
+pipeline."""
 
 from __future__ import annotations
 
@@ -36,10 +37,22 @@ __all__ = ["add_parser", "configure_logging", "run"]
 
 _PROG = "seqdown preprocess"
 
+_USAGE = "%(prog)s (INPUT_DIR | --manifest IN.jsonl) OUTPUT_DIR [options]"
+
 _DESCRIPTION = """\
-Decode every audio file below INPUT_DIR, resample it with seqdown's anti-aliasing
-Resample, compute features, shorten them with a fixed seqdown front-end, and write
-float32 arrays with a manifest to OUTPUT_DIR.
+Decode every audio file below INPUT_DIR (or every utterance of a NeMo-style JSONL
+manifest), resample it with seqdown's anti-aliasing Resample, compute features,
+shorten them with a fixed seqdown front-end, and write float32 arrays with a
+manifest to OUTPUT_DIR.
+
+Inputs:
+  INPUT_DIR              a folder, walked recursively; --transcripts gives the texts
+  --manifest IN.jsonl    one JSON object per line: audio_filepath (relative to the
+                         manifest's folder, or absolute) and optionally offset and
+                         duration (seconds: a segment, decoded without reading the rest
+                         of the file), text, id and any other keys, which the output
+                         records carry unchanged. An invalid line is a failure with its
+                         line number; the other lines go on.
 
 A file that fails is recorded in failures.jsonl and never stops the run. Running the
 same command again resumes: finished files whose source is unchanged are skipped.
@@ -47,8 +60,10 @@ Outputs are identical whatever --workers is, and after any interruption."""
 
 _EPILOG = """\
 outputs:
-  OUTPUT_DIR/manifest.jsonl   one JSON record per utterance, sorted by id
-  OUTPUT_DIR/failures.jsonl   one JSON record per failed file, sorted by source
+  OUTPUT_DIR/manifest.jsonl   one JSON record per utterance, sorted by id: a NeMo
+                              manifest (audio_filepath, duration, text, offset) with
+                              seqdown's keys, frame_shift and frame_count among them
+  OUTPUT_DIR/failures.jsonl   one JSON record per failed file or manifest line
   OUTPUT_DIR/dataset.json     settings, parameters, versions and counts
   OUTPUT_DIR/features/*.npy   float32 arrays (feature_channels, num_frames)
 
@@ -61,8 +76,14 @@ on a Dask cluster (pip install 'seqdown[dask]'):
 exit status: 0 all files succeeded, 1 some file failed, 2 usage error (nothing changed),
   3 internal error (a bug: a traceback is printed), 130 interrupted (run again to resume)
 
-example:
-  seqdown preprocess audio_fixtures build/demo --frontend decimate:2 --exclude 'broken/*'"""
+transcript ids (--transcripts): the path relative to INPUT_DIR without extension
+  (digits/one_us), or the file name without extension (one_us, as in LibriSpeech)
+
+examples:
+  seqdown preprocess audio_fixtures build/demo --frontend decimate:2 --exclude 'broken/*'
+  seqdown preprocess --manifest audio_fixtures/long/counting.jsonl build/counting
+  seqdown preprocess audio_fixtures/digits build/digits \\
+      --transcripts audio_fixtures/digits/digits.trans.txt --require-text"""
 
 
 def _positive_int(text: str) -> int:
@@ -105,13 +126,21 @@ def _cpus() -> int:
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Registers ``preprocess`` on the ``seqdown`` command's subparsers."""
     parser = subparsers.add_parser(
-        "preprocess", help="turn a folder of audio into feature arrays and a manifest",
-        description=_DESCRIPTION, epilog=_EPILOG,
+        "preprocess", help="turn a folder of audio (or a manifest) into feature arrays and a "
+        "manifest", usage=_USAGE, description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input_dir", metavar="INPUT_DIR",
-                        help="folder of audio, walked recursively")
+    parser.add_argument("input_dir", metavar="INPUT_DIR", nargs="?",
+                        help="folder of audio, walked recursively (or give --manifest)")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR",
                         help="dataset folder to write or resume")
+    parser.add_argument(OPTION_NAMES["manifest"], metavar="IN.jsonl",
+                        help="read the utterances from this NeMo-style JSONL manifest instead "
+                             "of a folder")
+    parser.add_argument(OPTION_NAMES["transcripts"], action="append", default=[], metavar="FILE",
+                        help="'id<TAB>text' or 'id text' lines (LibriSpeech *.trans.txt) that "
+                             "give the texts of INPUT_DIR's files (repeatable)")
+    parser.add_argument(OPTION_NAMES["require_text"], action="store_true",
+                        help="an utterance without a text is a failure, not an utterance")
     parser.add_argument(OPTION_NAMES["sample_rate"], type=_positive_int,
                         default=DEFAULT_SAMPLE_RATE, metavar="HZ",
                         help="resample every file to this rate (default: %(default)s)")
@@ -235,7 +264,8 @@ def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
 
     try:
         settings = Settings.make(
-            args.input_dir, sample_rate=args.sample_rate, features=args.features,
+            args.input_dir, manifest=args.manifest, transcripts=args.transcripts,
+            require_text=args.require_text, sample_rate=args.sample_rate, features=args.features,
             n_mels=args.n_mels, n_mfcc=args.n_mfcc, win_ms=args.win_ms, hop_ms=args.hop_ms,
             frontend=args.frontend, channels=args.channels, num_shards=args.num_shards,
             shard_index=args.shard_index, exclude=args.exclude)
@@ -254,5 +284,7 @@ def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
     except KeyboardInterrupt:
         print(f"\n{_PROG}: interrupted; run the same command again to resume", file=sys.stderr)
         return INTERRUPTED
+    for source in summary.without_text:
+        print(f"{_PROG}: no text for {source}", file=sys.stderr)
     print(f"{_PROG}: {summary.line()}")
     return INPUTS_FAILED if summary.failed else DONE

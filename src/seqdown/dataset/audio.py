@@ -15,6 +15,7 @@ length of the file. Every way a file can be bad raises a subclass of
 ``ZeroSamples``        a valid header with no samples
 ``NonFiniteSamples``   NaN or infinite samples (float WAV, AIFF, CAF ...)
 ``TooShort``           fewer samples than the features or the front-end need
+``SegmentOutOfRange``  an ``offset``/``duration`` segment not inside the file
 =====================  =================================================================
 
 Integer PCM of any width is scaled to [-1, 1) by libsndfile; float files keep
@@ -30,6 +31,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -44,20 +46,26 @@ except ImportError as error:  # pragma: no cover - exercised by tests/test_extra
     raise missing_extra("soundfile", "dataset", error) from error
 
 __all__ = [
+    "SEGMENT_TOLERANCE",
     "AudioError",
     "AudioInfo",
     "AudioStream",
     "CorruptAudio",
     "EmptyFile",
     "NonFiniteSamples",
+    "SegmentOutOfRange",
     "TooShort",
     "TruncatedAudio",
     "UnreadableAudio",
     "ZeroSamples",
     "find_audio",
     "open_audio",
+    "segment_frames",
 ]
 
+#: Seconds a segment may run past the end of its file and be clipped there (lhotse's default
+#: tolerance for duration mismatches): manifests hold rounded durations.
+SEGMENT_TOLERANCE = 0.025
 #: Data-chunk sizes that streaming recorders write before they know the length.
 _PLACEHOLDER_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
 #: libsndfile's log line for a data chunk longer than the file: ``data : 16000 (should be 5000)``.
@@ -90,6 +98,10 @@ class ZeroSamples(AudioError):
 
 class NonFiniteSamples(AudioError):
     """A decoded sample is NaN or infinite."""
+
+
+class SegmentOutOfRange(AudioError):
+    """A segment (``offset``, ``duration``) that is not inside the file."""
 
 
 class TooShort(AudioError):
@@ -166,6 +178,7 @@ class AudioStream:
     Attributes:
         info: the header, an :class:`AudioInfo`.
         frames_read: samples per channel decoded so far.
+        start: the sample :meth:`blocks` started at.
     """
 
     def __init__(self, handle: soundfile.SoundFile) -> None:
@@ -173,48 +186,123 @@ class AudioStream:
         self.info = AudioInfo(handle.samplerate, handle.channels, handle.frames,
                               handle.format, handle.subtype)
         self.frames_read = 0
+        self.start = 0
 
-    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+    def blocks(self, block_frames: int, start: int = 0, frames: int | None = None
+               ) -> Iterator[np.ndarray]:
         """Decodes the file as float32 blocks of ``(channels, n)``, ``1 <= n <= block_frames``.
 
-        Each block is a transposed view of what soundfile decodes (time-major).
+        Args:
+            block_frames: most samples per channel in a block.
+            start: first sample to decode; the decoder seeks there (nothing
+                before it is decoded), see :func:`segment_frames`.
+            frames: samples per channel to decode from ``start``; None for all
+                up to the end of the file.
 
+        Each block is a transposed view of what soundfile decodes (time-major).
         Each block is checked for NaN and infinities as it is decoded, and the
-        total is checked against the header at the end.
+        total is checked against the header (or ``frames``) at the end.
 
         Raises:
-            CorruptAudio: the decoder fails part-way.
+            CorruptAudio: the decoder fails part-way, or cannot seek to ``start``.
             NonFiniteSamples: a sample is NaN or infinite.
-            TruncatedAudio: fewer samples than the header declares.
+            TruncatedAudio: fewer samples than the header (or ``frames``) declares.
             ZeroSamples: the file holds no samples.
         """
         block_frames = check_positive_int("block_frames", block_frames)
-        while True:
+        self.start = check_positive_int("start", start, minimum=0)
+        wanted = self.info.frames - start if frames is None else check_positive_int("frames",
+                                                                                    frames)
+        if start:
             try:
-                block = self._handle.read(block_frames, dtype="float32", always_2d=True)
+                self._handle.seek(start)
             except (soundfile.LibsndfileError, RuntimeError) as error:
-                raise CorruptAudio(f"decoding failed after {self.frames_read} samples: "
+                raise CorruptAudio(f"cannot seek to sample {start}: "
                                    f"{_libsndfile_message(error)}") from None
+        while frames is None or self.frames_read < frames:
+            size = block_frames if frames is None else min(block_frames,
+                                                           frames - self.frames_read)
+            try:
+                block = self._handle.read(size, dtype="float32", always_2d=True)
+            except (soundfile.LibsndfileError, RuntimeError) as error:
+                raise CorruptAudio(f"decoding failed after {start + self.frames_read} "
+                                   f"samples: {_libsndfile_message(error)}") from None
             if not len(block):
                 break
             self._check_finite(block)
             self.frames_read += len(block)
             yield block.T  # a view: no copy
-        if self.frames_read == 0:
+        if self.frames_read == 0 and not start and frames is None:
             raise ZeroSamples("the file holds no samples (a valid header with 0 frames)")
-        if self.frames_read < self.info.frames:
-            raise TruncatedAudio(f"decoded {self.frames_read} samples per channel, but the "
+        if self.frames_read < wanted:
+            raise TruncatedAudio(f"decoded {self.frames_read} samples per channel from sample "
+                                 f"{start}, but the header declares {self.info.frames} in all"
+                                 if start or frames is not None else
+                                 f"decoded {self.frames_read} samples per channel, but the "
                                  f"header declares {self.info.frames}")
 
     def _check_finite(self, block: np.ndarray) -> None:
         finite = np.isfinite(block)
         if not finite.all():
             sample, channel = np.argwhere(~finite)[0]
-            index = self.frames_read + int(sample)
+            index = self.start + self.frames_read + int(sample)
             raise NonFiniteSamples(
                 f"sample {index} ({index / self.info.sample_rate:.3f} s) of channel "
                 f"{int(channel)} is {block[sample, channel]}; audio samples must be finite"
             )
+
+
+def _samples(seconds: float, sample_rate: int) -> int:
+    """``seconds`` at ``sample_rate``, rounded to the nearest sample (halves up), exactly."""
+    return int(Fraction(repr(float(seconds))) * sample_rate + Fraction(1, 2))
+
+
+def segment_frames(info: AudioInfo, offset: float | None, duration: float | None
+                   ) -> tuple[int, int | None]:
+    """The first sample and the sample count of a segment ``[offset, offset + duration)``.
+
+    Seconds become samples by rounding to the nearest (halves up). A segment
+    that runs past the end by at most :data:`SEGMENT_TOLERANCE` seconds (the
+    rounding of durations that manifests commonly hold) ends at the end of
+    the file.
+
+    Args:
+        info: the file's header.
+        offset: start in seconds (None: 0).
+        duration: length in seconds (None: up to the end of the file).
+
+    Returns:
+        ``(start, frames)`` for :meth:`AudioStream.blocks`; ``frames`` is None
+        for "up to the end".
+
+    Raises:
+        SegmentOutOfRange: the segment starts at or after the end of the file,
+            holds no sample, or ends more than the tolerance after the end.
+
+    Example:
+        >>> info = AudioInfo(16000, 1, 32000, "WAV", "PCM_16")
+        >>> segment_frames(info, 0.5, 1.0), segment_frames(info, 1.5, 0.51)
+        ((8000, 16000), (24000, 8000))
+    """
+    rate = info.sample_rate
+    start = 0 if offset is None else _samples(offset, rate)
+    if start and start >= info.frames:
+        raise SegmentOutOfRange(f"offset {offset} s is not inside the file, which holds "
+                                f"{info.frames / rate:.6g} s ({info.frames} samples at {rate} Hz)")
+    if duration is None:
+        return start, None
+    frames = _samples(duration, rate)
+    if frames < 1:
+        raise SegmentOutOfRange(f"duration {duration} s holds no sample at {rate} Hz")
+    excess = start + frames - info.frames
+    if excess > 0:
+        if excess > SEGMENT_TOLERANCE * rate:
+            raise SegmentOutOfRange(
+                f"offset {offset or 0} s + duration {duration} s ends {excess / rate:.6g} s "
+                f"after the end of the file ({info.frames / rate:.6g} s), more than the "
+                f"{SEGMENT_TOLERANCE} s tolerance")
+        frames -= excess
+    return start, frames
 
 
 def _check_header(handle: soundfile.SoundFile) -> None:

@@ -252,7 +252,8 @@ class DaskExecutor:
         name = getattr(function, "__name__", "job")
 
         def submit() -> None:
-            for job in islice(remaining, self._capacity() - len(self._pending)):
+            # The capacity shrinks when workers leave: never below what is pending.
+            for job in islice(remaining, max(0, self._capacity() - len(self._pending))):
                 future = self.client.submit(run_task, function, timeout, job, pure=False,
                                             key=f"{name}-{uuid.uuid4().hex}")
                 self._pending[future] = job

@@ -140,6 +140,21 @@ class FeatureSpec:
         return stft_frames(samples, self.n_fft, self.hop_length)
 
     @property
+    def frame_rule(self) -> str:
+        """:meth:`frames` in words, with this spec's numbers (for manifests).
+
+        Example:
+            >>> FeatureSpec("logmel", 16000).frame_rule  # frame t is centred on sample t * 160
+            'centred STFT: feature_frames = 1 + num_samples // 160'
+        """
+        if self.kind == "wave":
+            return "waveform: feature_frames = num_samples"
+        hop = self.hop_length
+        # stft_frames, padding n_fft // 2 on each side: 1 + (n + 2 * (n_fft // 2) - n_fft) // hop.
+        samples = "num_samples" if self.n_fft % 2 == 0 else "(num_samples - 1)"
+        return f"centred STFT: feature_frames = 1 + {samples} // {hop}"
+
+    @property
     def min_samples(self) -> int:
         """Fewest samples that give one feature step."""
         return 1 if self.kind == "wave" else self.n_fft // 2 + 1

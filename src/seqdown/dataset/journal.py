@@ -13,9 +13,10 @@ loses none), but ``fsync``-ed only every :data:`SYNC_LINES` lines or
 (an ``fsync`` per file costs milliseconds on a network file system). A machine
 that crashes loses at most the last batch of lines, whose files are redone.
 
-A later run skips a source when :func:`is_current` says its entry still
-matches: same size and modification time, and the array present with the
-recorded size. Anything else (a changed source, a missing or truncated array)
+A later run skips an utterance when :func:`is_current` says its entry still
+matches: same size and modification time of the audio file, the same input
+(text, segment and keys of its manifest line: a digest), and the array present
+with the recorded size. Anything else (a changed source, a missing or truncated array)
 means the file is processed again.
 """
 
@@ -50,16 +51,31 @@ class Entry:
         source_size: size of the source file in bytes when it was read.
         source_mtime_ns: its modification time in ns.
         array_size: size of the ``.npy`` file in bytes.
+        key: the utterance's key (:class:`~seqdown.dataset.sources.Utterance`); the
+            record's ``source`` in journals written before keys existed.
+        input_digest: :attr:`~seqdown.dataset.sources.Utterance.digest` of what the
+            input said about it ("" in older journals: such entries are redone).
+        audio_digest: :attr:`~seqdown.dataset.sources.Utterance.audio_digest`,
+            what decided the array ("" in older journals).
     """
 
     record: Record
     source_size: int
     source_mtime_ns: int
     array_size: int
+    key: str = ""
+    input_digest: str = ""
+    audio_digest: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.record.source)
 
     def to_json(self) -> str:
         """One JSON line (no newline)."""
-        return json.dumps({"source_size": self.source_size,
+        return json.dumps({"key": self.key, "input_digest": self.input_digest,
+                           "audio_digest": self.audio_digest,
+                           "source_size": self.source_size,
                            "source_mtime_ns": self.source_mtime_ns,
                            "array_size": self.array_size,
                            "record": json.loads(self.record.to_json())}, ensure_ascii=False)
@@ -76,12 +92,17 @@ class Entry:
         values = json.loads(line)
         record = Record.from_json(json.dumps(values["record"]))
         return cls(record, int(values["source_size"]), int(values["source_mtime_ns"]),
-                   int(values["array_size"]))
+                   int(values["array_size"]), str(values.get("key", "")),
+                   str(values.get("input_digest", "")), str(values.get("audio_digest", "")))
 
 
-def is_current(entry: Entry, source: os.stat_result, folder: str | os.PathLike[str]) -> bool:
-    """Whether ``entry`` still describes ``source`` and a complete array in ``folder``."""
+def is_current(entry: Entry, source: os.stat_result, folder: str | os.PathLike[str],
+               input_digest: str) -> bool:
+    """Whether ``entry`` still describes ``source``, the input's ``input_digest``, and a
+    complete array in ``folder``."""
     if (entry.source_size, entry.source_mtime_ns) != (source.st_size, source.st_mtime_ns):
+        return False
+    if entry.input_digest != input_digest:
         return False
     try:
         return os.path.getsize(Path(folder) / entry.record.feature_filepath) == entry.array_size
@@ -103,7 +124,7 @@ class Journal:
         self._synced = time.monotonic()
 
     def load(self) -> dict[str, Entry]:
-        """The entries by source (the last line for a source wins); {} without a journal.
+        """The entries by key (the last line for a key wins); {} without a journal.
 
         Lines that do not parse (a torn last line, damage) are ignored: their
         files are processed again.
@@ -116,13 +137,13 @@ class Journal:
                 entry = Entry.from_json(line)
             except (ValueError, KeyError, TypeError):
                 continue
-            entries[entry.record.source] = entry
+            entries[entry.key] = entry
         return entries
 
     def rewrite(self, entries: Iterable[Entry]) -> None:
-        """Replaces the journal atomically by ``entries`` in source order."""
+        """Replaces the journal atomically by ``entries`` in key order."""
         self.close()
-        ordered = sorted(entries, key=lambda entry: entry.record.source)
+        ordered = sorted(entries, key=lambda entry: entry.key)
         write_text(self.path, "".join(entry.to_json() + "\n" for entry in ordered))
 
     def append(self, entry: Entry) -> None:

@@ -5,13 +5,6 @@ the keys NeMo's loaders read (``audio_filepath``, ``duration``) plus seqdown's
 own. ``failures.jsonl`` holds one :class:`Failure` per file that could not be
 processed, sorted by ``source``.
 
-Versions: a field added to a record after datasets were written gets a
-default, and :meth:`~Record.from_json` fills it in for a line that lacks it,
-so a newer seqdown reads an older dataset. Keys a line has and the record does
-not know (written by a newer seqdown) are ignored: the line is read with the
-fields this version knows, and a file rewritten by it (``seqdown merge``) has
-only those. A line lacking a field that has no default is refused.
-
 Lengths in a record are tied together by seqdown's rules::
 
     num_samples   = resample_length(orig_num_samples, up, down)   # up/down = sampling_rate/orig
@@ -26,18 +19,21 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from seqdown.dataset.atomic import write_text
+from seqdown.dataset.trust import check_field_types
 
 __all__ = [
     "FAILURES_FILE",
     "FEATURES_DIR",
     "MANIFEST_FILE",
+    "RECORD_KEYS",
     "Failure",
     "Record",
+    "failure_order",
     "read_jsonl",
     "total_hours",
     "utterance_id",
@@ -70,33 +66,52 @@ def utterance_id(source: str) -> str:
 
 Line = TypeVar("Line", bound="_JsonLine")
 
+#: Keys a line may leave out (older manifests, or nothing to say): not written when None.
+_OPTIONAL = ("offset", "text", "frame_shift", "frame_count", "line")
+
 
 class _JsonLine:
-    """``to_json`` / ``from_json`` for a dataclass of JSON values."""
+    """``to_json`` / ``from_json`` for a dataclass of JSON values.
+
+    Fields that default to None are written only when set, so that older files
+    (without them) and newer ones read alike; a field named ``extra`` holds
+    the line's other keys, written after the fields under their own names.
+    """
 
     def to_json(self) -> str:
-        """One line of JSON (UTF-8 text, no newline), keys in field order."""
-        return json.dumps(asdict(self), ensure_ascii=False)  # type: ignore[call-overload]
+        """One line of JSON (UTF-8 text, no newline), keys in field order, then ``extra``."""
+        values = {}
+        for item in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, item.name)
+            if item.name == "extra" or (value is None and item.name in _OPTIONAL):
+                continue
+            values[item.name] = value
+        values.update(getattr(self, "extra", {}))
+        return json.dumps(values, ensure_ascii=False)
 
     @classmethod
     def from_json(cls: type[Line], line: str) -> Line:
-        """Parses a line written by :meth:`to_json`, by this or another version.
-
-        A missing key whose field has a default gets the default; keys the
-        record does not know are ignored.
+        """Parses a line written by :meth:`to_json`.
 
         Raises:
-            ValueError: the line is not a JSON object, or lacks a key without a default.
+            ValueError: the line is not a JSON object, lacks a required key, or a
+                value has the wrong type (``"shape": "abc"``).
         """
         values = json.loads(line)
         if not isinstance(values, dict):
             raise ValueError(f"{cls.__name__} line is not a JSON object: {line[:200]!r}")
-        known = fields(cls)  # type: ignore[arg-type]
-        missing = [f.name for f in known if f.name not in values
-                   and f.default is MISSING and f.default_factory is MISSING]
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        required = [f.name for f in fields(cls)  # type: ignore[arg-type]
+                    if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in values]
         if missing:
             raise ValueError(f"{cls.__name__} line lacks the keys {missing}: {line[:200]!r}")
-        return cls(**{f.name: values[f.name] for f in known if f.name in values})
+        known = {name: values[name] for name in names if name in values and name != "extra"}
+        if "extra" in names:
+            known["extra"] = {key: value for key, value in values.items() if key not in names}
+        line_object = cls(**known)
+        check_field_types(line_object)
+        return line_object
 
 
 @dataclass(frozen=True)
@@ -104,8 +119,11 @@ class Record(_JsonLine):
     """One utterance of ``manifest.jsonl``.
 
     Attributes:
-        id: :func:`utterance_id` of ``source``; the array is ``features/<id>.npy``.
-        source: path of the audio file relative to INPUT_DIR (POSIX separators).
+        id: the utterance's name: the input manifest's ``id`` where it has one,
+            else :func:`utterance_id` of its key (the source for folder inputs).
+        source: the audio file as the input names it: relative to INPUT_DIR
+            (POSIX separators) for folder inputs, the line's ``audio_filepath``
+            for manifest inputs.
         audio_filepath: absolute path of the audio file (NeMo's key).
         duration: seconds of source audio, ``orig_num_samples / orig_sampling_rate``.
         orig_sampling_rate: sample rate of the file in Hz.
@@ -121,6 +139,16 @@ class Record(_JsonLine):
         feature_filepath: the array, relative to the dataset folder.
         shape: shape of the array, ``[feature_channels, num_frames]``.
         sha256: SHA-256 of the ``.npy`` file's bytes.
+        offset: where the utterance starts in the file, in seconds (the first
+            decoded sample over ``orig_sampling_rate``); None (not written) for
+            a whole file.
+        text: the transcript; None (not written) when unknown.
+        frame_shift: seconds between steps of the array, ``1 / frame_rate``
+            (None only in manifests written before seqdown wrote it).
+        frame_count: the rule that gives ``num_frames``, in words and formulas
+            over the record's keys (:attr:`seqdown.dataset.settings.Settings.frame_count`).
+        extra: the input manifest line's other keys, written unchanged under
+            their own names after seqdown's.
     """
 
     id: str
@@ -140,24 +168,49 @@ class Record(_JsonLine):
     feature_filepath: str
     shape: list[int]
     sha256: str
+    offset: float | None = None
+    text: str | None = None
+    frame_shift: float | None = None
+    frame_count: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", list(self.shape))
+        object.__setattr__(self, "extra", dict(self.extra))
+
+
+#: The keys seqdown writes in a record: an input line may not bring its own.
+RECORD_KEYS = frozenset(f.name for f in fields(Record) if f.name != "extra")
 
 
 @dataclass(frozen=True)
 class Failure(_JsonLine):
-    """One file of ``failures.jsonl``.
+    """One file (or manifest line) of ``failures.jsonl``.
 
     Attributes:
-        source: path of the audio file relative to INPUT_DIR.
+        source: path of the audio file relative to INPUT_DIR, or the
+            ``audio_filepath`` of a manifest line (``"<manifest>:<line>"`` for
+            a line without one).
         error: the error class, e.g. ``"NonFiniteSamples"`` (see :mod:`seqdown.dataset.audio`).
         message: what went wrong, in words; never a time or an absolute path.
+        line: the line number in the input manifest (1-based); None (not
+            written) for folder inputs.
     """
 
     source: str
     error: str
     message: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``source``, with ``line N`` in front for a manifest line."""
+        return self.source if self.line is None else f"line {self.line} ({self.source})"
+
+
+def failure_order(failure: Failure) -> tuple[int, str]:
+    """The sort key of ``failures.jsonl``: manifest line number, then source."""
+    return (failure.line or 0, failure.source)
 
 
 def write_jsonl(path: str | os.PathLike[str], lines: Iterable[Record | Failure]) -> None:

@@ -41,6 +41,7 @@ from seqdown.dataset.settings import (
     differences,
     read_dataset_file,
 )
+from seqdown.dataset.trust import check_regular_file, confined_path
 
 __all__ = ["MergeSummary", "merge"]
 
@@ -119,16 +120,23 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def _take_shard(folder: Path, output: Path, entries: dict[str, Entry],
                 failures: list[Failure]) -> None:
     """Checks and links one shard's arrays into ``output``; collects its entries and failures."""
-    journal = Journal(folder).load()
+    journal = {entry.record.id: entry for entry in Journal(folder).load().values()}
     for record in read_jsonl(folder / MANIFEST_FILE, Record):
         if record.id in entries:
             raise UsageError(f"utterance {record.id!r} ({record.source}) is in two shards")
-        array = folder / record.feature_filepath
+        what = f"utterance {record.id!r} of {os.fspath(folder / MANIFEST_FILE)!r}"
+        try:
+            array = confined_path(folder, record.feature_filepath, FEATURES_DIR, what)
+            target = confined_path(output, record.feature_filepath, FEATURES_DIR, what)
+            if array.exists():
+                check_regular_file(array, what)
+        except ValueError as error:
+            raise UsageError(f"{error}; a shard's arrays must be in its features/ folder") from None
         if not array.exists() or sha256_file(array) != record.sha256:
             raise UsageError(f"{os.fspath(array)!r} is missing or does not match the sha256 in "
                              f"{os.fspath(folder / MANIFEST_FILE)}; rerun that shard")
-        _link_or_copy(array, output / record.feature_filepath)
-        entry = journal.get(record.source)
+        _link_or_copy(array, target)
+        entry = journal.get(record.id)
         if entry is None or entry.record != record:
             # Without its journal line the source's state is unknown: a resume redoes it.
             entry = Entry(record, -1, -1, array.stat().st_size)

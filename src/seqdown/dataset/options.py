@@ -65,6 +65,9 @@ OPTION_NAMES = {
     "num_shards": "--num-shards",
     "shard_index": "--shard-index",
     "exclude": "--exclude",
+    "manifest": "--manifest",
+    "transcripts": "--transcripts",
+    "require_text": "--require-text",
 }
 
 #: Extensions (lower case, no dot) of the containers libsndfile reads.

@@ -10,7 +10,8 @@ keeps this shard's share, skips the files a previous run finished (the
     OUTPUT_DIR/
         dataset.json       settings, parameters, versions, counts (complete: true at the end)
         manifest.jsonl     one Record per utterance, sorted by id
-        failures.jsonl     one Failure per file that failed, sorted by source
+        failures.jsonl     one Failure per file (or manifest line) that failed, sorted by
+                           line, then source
         features/<id>.npy  float32 (feature_channels, num_frames)
         journal.jsonl      what is finished, for resuming
         .lock              held while a run writes here
@@ -22,9 +23,14 @@ the outputs of a run depend only on the inputs and settings (not on ``workers``,
 which files finish, or on interruptions and resumes); a folder made with other
 settings is refused before anything in it changes.
 
-Sharding: a file belongs to shard ``int(sha256(source).hexdigest()[:16], 16) %
-num_shards``, where ``source`` is its path relative to INPUT_DIR. Adding files
-never moves the others between shards.
+Inputs: a folder of audio (INPUT_DIR, with ``--transcripts`` for the texts) or a
+NeMo-style JSONL manifest (``--manifest``); see :mod:`~seqdown.dataset.sources`.
+
+Sharding: an utterance belongs to shard ``int(sha256(key).hexdigest()[:16], 16) %
+num_shards``, where ``key`` is its path relative to INPUT_DIR (folder inputs) or
+its manifest line's ``id`` or ``audio_filepath[@offset]`` (manifest inputs); an
+invalid manifest line's failure goes to the shard of ``"<audio_filepath>:<line>"``.
+Adding utterances never moves the others between shards.
 
 Backends: one code path. The job function, its outcomes and the journal are the
 same on both; only the executor differs. On a cluster this process (the
@@ -34,8 +40,8 @@ paths on every worker (checked before any work starts). A file that kills its
 worker becomes a ``WorkerCrash`` failure, one that runs past ``file_timeout`` a
 ``Timeout`` failure; neither stops the run.
 
-Logging: through ``logging.getLogger("seqdown")``: a warning when there is no
-audio to process, each failure at INFO with its reason.
+Logging: through ``logging.getLogger("seqdown")``: a warning when there is nothing
+to process, each failure at INFO with its reason.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +66,7 @@ from seqdown.dataset.manifest import (
     FEATURES_DIR,
     MANIFEST_FILE,
     Failure,
+    failure_order,
     total_hours,
     write_jsonl,
 )
@@ -74,6 +81,8 @@ from seqdown.dataset.settings import (
     differences,
     read_dataset_file,
 )
+from seqdown.dataset.sources import Utterance, folder_utterances, manifest_utterances
+from seqdown.dataset.transcripts import match_transcripts, read_transcripts
 from seqdown.dataset.utterance import Job, process_file
 from seqdown.dataset.workers import Executor, LocalPool, TimedOut, WorkerCrash
 
@@ -114,6 +123,11 @@ class Summary:
         hours: hours of source audio in the dataset (done and skipped).
         processed_seconds: seconds of source audio this run processed.
         elapsed: wall-clock seconds of the run.
+        unit: what was counted: ``"files"`` (folder inputs) or ``"utterances"``
+            (manifest lines).
+        without_text: the sources of the utterances in the dataset that have
+            no text, when the input gives texts (``--transcripts`` or a
+            manifest); empty otherwise.
     """
 
     output_dir: str
@@ -123,6 +137,8 @@ class Summary:
     hours: float
     processed_seconds: float
     elapsed: float
+    unit: str = "files"
+    without_text: tuple[str, ...] = ()
 
     @property
     def real_time_factor(self) -> float | None:
@@ -135,8 +151,9 @@ class Summary:
         speed = "n/a" if rtf is None else f"{rtf:.4f}"
         failures = (f" (see {os.path.join(self.output_dir, FAILURES_FILE)})"
                     if self.failed else "")
-        return (f"{self.done + self.skipped + self.failed} files: {self.done} done, "
-                f"{self.skipped} skipped, {self.failed} failed{failures}; "
+        text = f", {len(self.without_text)} without text" if self.without_text else ""
+        return (f"{self.done + self.skipped + self.failed} {self.unit}: {self.done} done, "
+                f"{self.skipped} skipped, {self.failed} failed{failures}{text}; "
                 f"{self.hours:.4f} h of audio; {self.elapsed:.1f} s, real-time factor {speed}")
 
 
@@ -188,7 +205,8 @@ def _check_output(folder: Path, settings: Settings, overwrite: bool) -> None:
         return
     if overwrite:
         return
-    changed = differences(existing[1], settings, ignore=("exclude",))
+    # These choose which utterances and texts there are, not how an array is made.
+    changed = differences(existing[1], settings, ignore=("exclude", "transcripts", "require_text"))
     if changed:
         raise SettingsMismatch(
             f"OUTPUT_DIR {os.fspath(folder)!r} holds a dataset made with "
@@ -225,40 +243,87 @@ def finish_dataset(folder: Path, settings: Settings, entries: list[Entry],
     entries = sorted(entries, key=lambda entry: entry.record.id)
     records = [entry.record for entry in entries]
     write_jsonl(folder / MANIFEST_FILE, records)
-    write_jsonl(folder / FAILURES_FILE, sorted(failures, key=lambda failure: failure.source))
+    failures = sorted(failures, key=failure_order)
+    write_jsonl(folder / FAILURES_FILE, failures)
     Journal(folder).rewrite(entries)
     wanted = {Path(record.feature_filepath).name for record in records}
     for array in (folder / FEATURES_DIR).glob("*.npy"):
         if array.name not in wanted:
             array.unlink()
     counts = {"utterances": len(records), "failures": len(failures),
-              "hours": total_hours(records)}
+              "hours": total_hours(records),
+              "without_text": sum(record.text is None for record in records)}
     _write_description(folder, settings, counts)
     return counts
 
 
-def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry]
-          ) -> tuple[list[Job], list[Entry], list[Failure]]:
-    """Splits this shard's files into jobs to run, finished entries, and files that vanished."""
+def _utterances(settings: Settings, folder: Path) -> tuple[list[Utterance], list[Failure]]:
+    """Every utterance of the input (all shards), and the manifest lines that are not valid.
+
+    Raises:
+        UsageError: INPUT_DIR is not a folder, the manifest or a transcripts
+            file cannot be read, or a transcript id is ambiguous.
+    """
+    if settings.manifest is not None:
+        try:
+            return manifest_utterances(settings.manifest)
+        except OSError as error:
+            raise UsageError(f"--manifest {settings.manifest!r} cannot be read: "
+                             f"{error.strerror or error}") from None
     try:
         sources = find_audio(settings.input_dir, settings.exclude, skip=folder)
     except NotADirectoryError as error:
         raise UsageError(str(error)) from None
-    jobs, finished, failures = [], [], []
-    for source in sources:
-        if shard_of(source, settings.num_shards) != settings.shard_index:
+    try:
+        texts = match_transcripts(sources, read_transcripts(settings.transcripts))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return folder_utterances(settings.input_dir, sources, texts), []
+
+
+def _relabel(entry: Entry, utterance: Utterance) -> Entry:
+    """``entry`` with the text and extra keys ``utterance`` now has (its array unchanged)."""
+    record = replace(entry.record, text=utterance.text, extra=utterance.extra)
+    return replace(entry, record=record, input_digest=utterance.digest)
+
+
+def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
+          inputs: tuple[list[Utterance], list[Failure]]
+          ) -> tuple[list[Job], list[Entry], list[Failure]]:
+    """Splits this shard's utterances into jobs to run, finished entries, and failures.
+
+    ``inputs`` is :func:`_utterances`. The failures are the manifest's invalid
+    lines, utterances without a text under ``--require-text``, and audio files
+    that vanished.
+    """
+    utterances, invalid = inputs
+    mine = settings.num_shards, settings.shard_index
+    failures = [failure for failure in invalid
+                if shard_of(f"{failure.source}:{failure.line}", mine[0]) == mine[1]]
+    jobs, finished = [], []
+    for utterance in utterances:
+        if shard_of(utterance.key, mine[0]) != mine[1]:
+            continue
+        if settings.require_text and utterance.text is None:
+            failures.append(utterance.failure("MissingText", "no text for this utterance "
+                                              "(--require-text)"))
             continue
         try:
-            status = os.stat(os.path.join(settings.input_dir, source))
+            status = os.stat(utterance.audio_path)
         except OSError as error:
-            failures.append(Failure(source, type(error).__name__, error.strerror or str(error)))
+            failures.append(utterance.failure(type(error).__name__,
+                                              error.strerror or str(error)))
             continue
-        entry = journal.get(source)
-        job = Job(source, os.fspath(folder), settings, status.st_size, status.st_mtime_ns)
-        if entry is not None and is_current(entry, status, folder):
-            finished.append(entry.moved_to(job.audio_path))  # INPUT_DIR may have moved
+        entry = journal.get(utterance.key)
+        if entry is not None and is_current(entry, status, folder, utterance.digest):
+            finished.append(entry.moved_to(utterance.audio_path))  # INPUT_DIR may have moved
+        elif (entry is not None and entry.audio_digest == utterance.audio_digest
+              and is_current(entry, status, folder, entry.input_digest)):
+            # Only the text or extra keys changed: the array stays.
+            finished.append(_relabel(entry, utterance).moved_to(utterance.audio_path))
         else:
-            jobs.append(job)
+            jobs.append(Job(utterance, os.fspath(folder), settings, status.st_size,
+                            status.st_mtime_ns))
     return jobs, finished, failures
 
 
@@ -297,10 +362,22 @@ def _recorded(job: Job, outcome: Entry | Failure | WorkerCrash[Job] | TimedOut[J
              ) -> Entry | Failure:
     """The outcome of ``job`` as the journal or ``failures.jsonl`` records it."""
     if isinstance(outcome, WorkerCrash):
-        return Failure(job.source, "WorkerCrash", outcome.message)
+        return job.utterance.failure("WorkerCrash", outcome.message)
     if isinstance(outcome, TimedOut):
-        return Failure(job.source, "Timeout", outcome.message)
+        return job.utterance.failure("Timeout", outcome.message)
     return outcome
+
+
+def _log_failure(failure: Failure) -> None:
+    logger.info("failed %s: %s: %s", failure.where, failure.error, failure.message)
+
+
+def _warn_empty(settings: Settings) -> None:
+    if settings.manifest is not None:
+        logger.warning("no utterances in %r (this shard)", settings.manifest)
+    else:
+        logger.warning("no audio files in %r (this shard, after --exclude); extensions read: "
+                       "%s", settings.input_dir, ", ".join(sorted(AUDIO_EXTENSIONS)))
 
 
 def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, workers: int = 1,
@@ -341,20 +418,24 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
     """
     start = time.monotonic()
     folder = Path(output_dir).absolute()
-    if not Path(settings.input_dir).is_dir():
+    if settings.manifest is None and not Path(settings.input_dir).is_dir():
         raise UsageError(f"INPUT_DIR must be a folder, got {settings.input_dir!r}")
+    if settings.manifest is not None and not Path(settings.manifest).is_file():
+        raise UsageError(f"--manifest must be a file, got {settings.manifest!r}")
     _check_output(folder, settings, overwrite)
+    inputs = _utterances(settings, folder)  # may refuse the inputs: before anything changes
     with _cluster(scheduler, workers, connect_timeout) as client:
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         executor = None if client is None else _check_cluster(client, settings, folder, created)
         return _run(settings, folder, output_dir, overwrite, progress, executor, workers,
-                    file_timeout, start)
+                    file_timeout, start, inputs)
 
 
 def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], overwrite: bool,
          progress: Progress | None, executor: Executor | None, workers: int,
-         file_timeout: float | None, start: float) -> Summary:
+         file_timeout: float | None, start: float,
+         inputs: tuple[list[Utterance], list[Failure]]) -> Summary:
     """The body of :func:`preprocess`, once OUTPUT_DIR exists and the executor is ready."""
     with dataset_lock(folder):
         if overwrite:
@@ -368,12 +449,13 @@ def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], o
             with contextlib.suppress(FileNotFoundError):
                 (folder / name).unlink()
         journal = Journal(folder)
-        jobs, entries, failures = _jobs(settings, folder, journal.load())
+        jobs, entries, failures = _jobs(settings, folder, journal.load(), inputs)
         journal.rewrite(entries)  # drops stale entries and a torn last line
         skipped, processed_seconds = len(entries), 0.0
         if not jobs and not entries and not failures:
-            logger.warning("no audio files in %r (this shard, after --exclude); extensions "
-                           "read: %s", settings.input_dir, ", ".join(sorted(AUDIO_EXTENSIONS)))
+            _warn_empty(settings)
+        for failure in sorted(failures, key=failure_order):
+            _log_failure(failure)
         # No more processes than jobs: a lone file runs here, without starting a pool.
         runner = executor or LocalPool(max(1, min(workers, len(jobs))))
         if progress is not None:
@@ -388,8 +470,7 @@ def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], o
                     seconds = outcome.record.duration
                     processed_seconds += seconds
                 else:
-                    logger.info("failed %s: %s: %s", outcome.source, outcome.error,
-                                outcome.message)
+                    _log_failure(outcome)
                     failures.append(outcome)
                 if progress is not None:
                     progress.advance(outcome if isinstance(outcome, Failure) else None,
@@ -399,5 +480,9 @@ def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], o
             if progress is not None:
                 progress.finish()
         counts = finish_dataset(folder, settings, entries, failures)
+    texts_expected = settings.manifest is not None or bool(settings.transcripts)
+    without_text = tuple(sorted(entry.record.source for entry in entries
+                                if entry.record.text is None)) if texts_expected else ()
     return Summary(os.fspath(output_dir), len(entries) - skipped, skipped, len(failures),
-                   counts["hours"], processed_seconds, time.monotonic() - start)
+                   counts["hours"], processed_seconds, time.monotonic() - start,
+                   "files" if settings.manifest is None else "utterances", without_text)

@@ -99,9 +99,15 @@ class Settings:
     num_shards: int
     shard_index: int
     exclude: tuple[str, ...]
+    manifest: str | None = None
+    transcripts: tuple[str, ...] = ()
+    require_text: bool = False
 
     @classmethod
-    def make(cls, input_dir: str | os.PathLike[str], *, sample_rate: int = DEFAULT_SAMPLE_RATE,
+    def make(cls, input_dir: str | os.PathLike[str] | None = None, *,
+             manifest: str | os.PathLike[str] | None = None,
+             transcripts: tuple[str | os.PathLike[str], ...] | list[str] = (),
+             require_text: bool = False, sample_rate: int = DEFAULT_SAMPLE_RATE,
              features: FeatureKind = DEFAULT_FEATURES, n_mels: int = DEFAULT_N_MELS,
              n_mfcc: int = DEFAULT_N_MFCC, win_ms: float = DEFAULT_WIN_MS,
              hop_ms: float = DEFAULT_HOP_MS, frontend: str = DEFAULT_FRONTEND,
@@ -109,9 +115,14 @@ class Settings:
              exclude: tuple[str, ...] | list[str] = ()) -> Settings:
         """Validates and normalises the options of ``seqdown preprocess``.
 
+        The input is a folder (``input_dir``, with ``transcripts`` files to
+        fill ``text``) or a NeMo-style JSONL ``manifest``, whose folder becomes
+        ``input_dir`` (relative ``audio_filepath`` values are read from it).
+        ``require_text`` makes utterances without a text failures.
+
         Options that the chosen features do not use are stored as None (so
         that ``--n-mels`` does not matter for ``--features wave``), the
-        front-end spec is lower-cased without spaces, and ``input_dir`` is made
+        front-end spec is lower-cased without spaces, and paths are made
         absolute.
 
         Raises:
@@ -119,6 +130,15 @@ class Settings:
                 front-end; the message names the option.
         """
         check_choice("--channels", channels, CHANNEL_MODES)
+        if (input_dir is None) == (manifest is None):
+            raise ValueError("give either INPUT_DIR or --manifest, not "
+                             + ("both" if manifest is not None else "neither"))
+        if manifest is not None and transcripts:
+            raise ValueError("--transcripts is for INPUT_DIR inputs; with --manifest, put "
+                             "each utterance's text in its line's 'text' key")
+        manifest = None if manifest is None else os.path.abspath(manifest)
+        folder = os.path.dirname(manifest) if manifest is not None else os.path.abspath(
+            input_dir or "")
         num_shards = check_positive_int("--num-shards", num_shards)
         shard_index = check_positive_int("--shard-index", shard_index, minimum=0)
         if shard_index >= num_shards:
@@ -127,13 +147,16 @@ class Settings:
         spec = FeatureSpec(features, sample_rate, n_mels, n_mfcc, win_ms, hop_ms)
         spectral = features != "wave"
         settings = cls(
-            input_dir=os.path.abspath(input_dir), sample_rate=int(sample_rate),
+            input_dir=folder, sample_rate=int(sample_rate),
             features=spec.kind, n_mels=int(n_mels) if spectral else None,
             n_mfcc=int(n_mfcc) if features == "mfcc" else None,
             win_ms=float(win_ms) if spectral else None,
             hop_ms=float(hop_ms) if spectral else None,
             frontend=frontend.replace(" ", "").lower(), channels=channels,
-            num_shards=num_shards, shard_index=shard_index, exclude=tuple(exclude))
+            num_shards=num_shards, shard_index=shard_index, exclude=tuple(exclude),
+            manifest=manifest,
+            transcripts=tuple(os.path.abspath(path) for path in transcripts),
+            require_text=bool(require_text))
         settings.build_frontend()
         return settings
 
@@ -168,10 +191,30 @@ class Settings:
             raise ValueError(f"--frontend {self.frontend!r} leaves no time axis")
         return self.feature_spec.frame_rate / factor
 
+    @property
+    def frame_shift(self) -> float:
+        """Seconds between steps of the arrays, ``1 / output_frame_rate()``."""
+        return float(1 / self.output_frame_rate())
+
+    @property
+    def frame_count(self) -> str:
+        """The rule that gives each record's ``num_frames``, for its ``frame_count`` key.
+
+        Example:
+            >>> print(*Settings.make(".", frontend="decimate:2").frame_count.split("; "), sep="\\n")
+            centred STFT: feature_frames = 1 + num_samples // 160
+            num_frames = output_length(feature_frames) of --frontend decimate:2
+        """
+        rule = self.feature_spec.frame_rule
+        if self.frontend == "none":
+            return f"{rule}; num_frames = feature_frames"
+        return f"{rule}; num_frames = output_length(feature_frames) of --frontend {self.frontend}"
+
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON values, without :data:`LOCATION` (``input_dir``)."""
         values = {key: value for key, value in asdict(self).items() if key not in LOCATION}
         values["exclude"] = list(self.exclude)
+        values["transcripts"] = list(self.transcripts)
         return values
 
     @classmethod
@@ -180,10 +223,11 @@ class Settings:
 
         Older ``dataset.json`` files stored ``input_dir``: it is read, never compared.
         """
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"exclude", "transcripts"}
         return cls(**{"input_dir": "", **{key: value for key, value in values.items()
-                                          if key in known and key != "exclude"}},
-                   exclude=tuple(values.get("exclude", ())))
+                                          if key in known}},
+                   exclude=tuple(values.get("exclude", ())),
+                   transcripts=tuple(values.get("transcripts", ())))
 
     def unsharded(self) -> Settings:
         """These settings as one unsharded run would have them (for merged shards)."""
@@ -240,7 +284,8 @@ def describe_dataset(settings: Settings, complete: bool, counts: dict[str, Any] 
             "min_length": frontend.min_length,
             "frame_rate": float(settings.output_frame_rate()),
         },
-        "sharding": "a file goes to shard int(sha256(source).hexdigest()[:16], 16) % num_shards",
+        "sharding": "an utterance goes to shard int(sha256(key).hexdigest()[:16], 16) % "
+                    "num_shards",
         "counts": counts,
         "versions": {
             "seqdown": __version__, "torch": torch.__version__,

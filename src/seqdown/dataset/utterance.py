@@ -1,6 +1,7 @@
-"""One audio file to one feature array: the work a preprocessing worker does.
+"""One utterance to one feature array: the work a preprocessing worker does.
 
-:func:`process_file` decodes the file block by block (float32), mixes it to
+:func:`process_file` decodes the file (or its ``offset``/``duration`` segment,
+seeking to its start: nothing before it is decoded) block by block (float32), mixes it to
 mono or keeps its channels, resamples each block with
 :class:`~seqdown.dsp.streaming.StreamingResampler` (seqdown's ``Resample`` filter,
 :data:`~seqdown.dataset.settings.RESAMPLING`), computes the features as the blocks
@@ -24,7 +25,6 @@ exception's class name: a bad file never stops a run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,11 +33,12 @@ import numpy as np
 import torch
 
 from seqdown.dataset.atomic import save_array
-from seqdown.dataset.audio import NonFiniteSamples, TooShort, open_audio
+from seqdown.dataset.audio import NonFiniteSamples, TooShort, open_audio, segment_frames
 from seqdown.dataset.features import FeatureExtractor
 from seqdown.dataset.journal import Entry
-from seqdown.dataset.manifest import FEATURES_DIR, Failure, Record, utterance_id
+from seqdown.dataset.manifest import FEATURES_DIR, Failure, Record
 from seqdown.dataset.settings import RESAMPLING, Settings
+from seqdown.dataset.sources import Utterance
 from seqdown.dsp.streaming import StreamingResampler
 from seqdown.frontends.chain import Chain
 from seqdown.lengths import resample_length
@@ -51,26 +52,31 @@ BLOCK_FRAMES = 1 << 18
 
 @dataclass(frozen=True)
 class Job:
-    """A file to process.
+    """An utterance to make.
 
     Attributes:
-        source: path relative to the input folder (POSIX separators).
+        utterance: what to make (a file or a segment of one) and what its input says.
         output_dir: the dataset folder (absolute).
         settings: the run's settings.
-        source_size: the file's size when it was listed, in bytes.
+        source_size: the audio file's size when it was listed, in bytes.
         source_mtime_ns: its modification time then, in ns.
     """
 
-    source: str
+    utterance: Utterance
     output_dir: str
     settings: Settings
     source_size: int
     source_mtime_ns: int
 
     @property
+    def source(self) -> str:
+        """The audio file as the input names it."""
+        return self.utterance.source
+
+    @property
     def audio_path(self) -> str:
-        """Absolute path of the source file."""
-        return os.path.join(self.settings.input_dir, *self.source.split("/"))
+        """Absolute path of the audio file."""
+        return self.utterance.audio_path
 
 
 @lru_cache(maxsize=4)
@@ -85,6 +91,7 @@ class _Decoded:
     features: torch.Tensor  # (feature_channels, feature_frames) float32
     sample_rate: int
     channels: int
+    start: int  # first sample decoded
     samples: int
     resampled: int
 
@@ -108,8 +115,9 @@ def _decode(job: Job) -> _Decoded:
     extractor = FeatureExtractor(settings.feature_spec)
     with open_audio(job.audio_path) as audio:
         info = audio.info
+        start, frames = segment_frames(info, job.utterance.offset, job.utterance.duration)
         stream = StreamingResampler(info.sample_rate, settings.sample_rate, **RESAMPLING)
-        for block in audio.blocks(BLOCK_FRAMES):
+        for block in audio.blocks(BLOCK_FRAMES, start, frames):
             if settings.channels == "mono" and block.shape[0] > 1:
                 block = _mix_to_mono(block)
             extractor.push(stream.process(torch.from_numpy(block)))
@@ -119,7 +127,7 @@ def _decode(job: Job) -> _Decoded:
     if stream.samples_out != resample_length(samples, kernel.up, kernel.down):  # pragma: no cover
         raise RuntimeError(f"resampled {samples} samples to {stream.samples_out}, but "
                            "resample_length disagrees; this is a bug in seqdown")
-    return _Decoded(extractor.finish(), info.sample_rate, info.channels, samples,
+    return _Decoded(extractor.finish(), info.sample_rate, info.channels, start, samples,
                     stream.samples_out)
 
 
@@ -139,20 +147,25 @@ def _run(job: Job) -> Entry:
     if array.shape[1] != frontend.output_length(frames):  # pragma: no cover - a bug
         raise RuntimeError(f"the front-end gave {array.shape[1]} steps for {frames}, but its "
                            "output_length disagrees; this is a bug in seqdown")
-    identifier = utterance_id(job.source)
-    relative = f"{FEATURES_DIR}/{identifier}.npy"
+    utterance = job.utterance
+    relative = f"{FEATURES_DIR}/{utterance.array_name}.npy"
     digest, size = save_array(Path(job.output_dir) / relative, array.numpy())
     channels = 1 if settings.channels == "mono" else decoded.channels
+    segment = utterance.offset is not None
     record = Record(
-        id=identifier, source=job.source, audio_filepath=job.audio_path,
+        id=utterance.record_id, source=utterance.source, audio_filepath=job.audio_path,
         duration=decoded.samples / decoded.sample_rate,
         orig_sampling_rate=decoded.sample_rate, sampling_rate=settings.sample_rate,
         orig_channels=decoded.channels, channels=channels,
         orig_num_samples=decoded.samples, num_samples=decoded.resampled,
         features=settings.features, feature_frames=frames, num_frames=int(array.shape[1]),
         frame_rate=float(settings.output_frame_rate()), feature_filepath=relative,
-        shape=list(array.shape), sha256=digest)
-    return Entry(record, job.source_size, job.source_mtime_ns, size)
+        shape=list(array.shape), sha256=digest,
+        offset=decoded.start / decoded.sample_rate if segment else None, text=utterance.text,
+        frame_shift=settings.frame_shift, frame_count=settings.frame_count,
+        extra=utterance.extra)
+    return Entry(record, job.source_size, job.source_mtime_ns, size, utterance.key,
+                 utterance.digest, utterance.audio_digest)
 
 
 def process_file(job: Job) -> Entry | Failure:
@@ -166,4 +179,4 @@ def process_file(job: Job) -> Entry | Failure:
         return _run(job)
     except Exception as error:  # a bad file must never stop the run
         message = str(error).replace(job.audio_path, job.source) or repr(error)
-        return Failure(job.source, type(error).__name__, message)
+        return job.utterance.failure(type(error).__name__, message)

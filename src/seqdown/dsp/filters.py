@@ -157,5 +157,6 @@ def binomial_taps(order: int) -> np.ndarray:
         ValueError: ``order`` < 0.
     """
     order = check_positive_int("order", order, minimum=0)
-    taps = np.array([math.comb(order, k) for k in range(order + 1)], dtype=np.float64)
-    return taps / taps.sum()
+    # Exact integers divided by 2**order: no overflow however large the coefficients
+    # (the outermost taps of a long blur underflow to 0, as they should).
+    return np.array([math.comb(order, k) / 2**order for k in range(order + 1)])

@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqdown._validation import check_lengths, check_signal
@@ -182,16 +180,28 @@ class FrontEnd(PaddedBatchModule):
         time = x.shape[-1]
         if lengths is None:
             self.require_length(time)
+            if x.shape[1] == 0:
+                return self._empty_output(x, self.output_length(time)), None
             return self._shorten(x), None
         out_lengths = self.output_length(lengths)
-        if self.output_length(time) < 1:
-            # Every item is too short: run the op on a minimal padded input to learn the
-            # output's channels and dtype, and return zero steps.
-            padded = F.pad(x, (0, self.min_length - time))
-            y = self._shorten_padded(padded, torch.zeros_like(lengths))[..., :0]
-            return y, out_lengths
+        if self.output_length(time) < 1 or x.shape[1] == 0:
+            # No channel, or every item too short for one step: nothing to compute, and
+            # nothing handed to torch's kernels (some crash on such inputs in half precision).
+            return self._empty_output(x, self.output_length(time)), out_lengths
         y = self._shorten_padded(x, lengths)
         return self.mask_output(y, out_lengths), out_lengths
+
+    def _empty_output(self, x: Tensor, steps: int) -> Tensor:
+        """Zeros ``(batch, output_channels, steps)`` in ``x``'s dtype, on the autograd graph.
+
+        The output holds no value, but a loss computed from it still backpropagates
+        (a zero gradient) to ``x`` and to the parameters, as for a non-empty batch.
+        """
+        y = x.new_zeros(x.shape[0], self.output_channels(x.shape[1]), steps)
+        anchor = x.flatten()[:0].sum()
+        for parameter in self.parameters():
+            anchor = anchor + parameter.flatten()[:0].sum().to(x.dtype)
+        return y + anchor
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, receptive_field={self.receptive_field}"

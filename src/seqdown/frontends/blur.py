@@ -25,12 +25,27 @@ from seqdown.dsp.filters import binomial_taps
 from seqdown.frontends.base import FrontEnd, fill_padding
 from seqdown.lengths import Length, blur_pool_length, composed_receptive_field, conv_length
 
-__all__ = ["BlurPool", "blur_pool"]
+__all__ = ["MAX_ORDER", "BlurPool", "blur_pool"]
+
+
+#: Largest binomial order (``MAX_ORDER + 1`` taps): beyond it the outer taps are below
+#: float64's smallest number, and the blur only costs time.
+MAX_ORDER = 1024
 
 
 def _default_order(factor: int) -> int:
-    """``2 * (factor - 1)``: 3 taps for factor 2, and a blur that widens with the stride."""
-    return max(2, 2 * (factor - 1))
+    """``2 * (factor - 1)``: 3 taps for factor 2, a blur that widens with the stride, at most
+    :data:`MAX_ORDER`."""
+    return min(max(2, 2 * (factor - 1)), MAX_ORDER)
+
+
+def _check_order(order: int | None, factor: int) -> int:
+    if order is None:
+        return _default_order(factor)
+    order = check_positive_int("order", order, minimum=0)
+    if order > MAX_ORDER:
+        raise ValueError(f"order must be <= MAX_ORDER={MAX_ORDER}, got {order}")
+    return order
 
 
 def _blur_stride(x: Tensor, taps: Tensor, factor: int) -> Tensor:
@@ -69,7 +84,10 @@ class BlurPool(FrontEnd):
     Args:
         factor: the stride, also the max window.
         order: binomial order (``order + 1`` taps); default ``2 * (factor - 1)``,
-            at least 2 (3 taps, ``[1, 2, 1] / 4``).
+            at least 2 (3 taps, ``[1, 2, 1] / 4``) and at most :data:`MAX_ORDER`.
+
+    Raises:
+        ValueError: ``factor`` < 1, or ``order`` outside ``[0, MAX_ORDER]``.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
@@ -93,8 +111,7 @@ class BlurPool(FrontEnd):
     def __init__(self, factor: int, order: int | None = None) -> None:
         super().__init__()
         self.stride = check_positive_int("factor", factor)
-        self.order = (_default_order(self.stride) if order is None
-                      else check_positive_int("order", order, minimum=0))
+        self.order = _check_order(order, self.stride)
         self.register_buffer("taps", torch.tensor(binomial_taps(self.order)), persistent=False)
 
     @property

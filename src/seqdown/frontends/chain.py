@@ -26,7 +26,7 @@ from seqdown.frontends.pooling import AvgPool, MaxPool
 from seqdown.frontends.pyramid import PyramidPool
 from seqdown.frontends.resampling import Decimate
 from seqdown.frontends.stack import FrameStack
-from seqdown.lengths import Length, composed_receptive_field
+from seqdown.lengths import Length, check_steps, composed_receptive_field
 
 __all__ = ["SPEC_NAMES", "Chain", "build_frontend"]
 
@@ -92,6 +92,7 @@ class Chain(FrontEnd):
         return composed_receptive_field(stages)
 
     def output_length(self, n: Length) -> Length:
+        check_steps(n)  # an empty chain has no stage to check it
         for stage in self._frontends:
             n = stage.output_length(n)
         return n
@@ -185,7 +186,8 @@ def build_frontend(spec: str, channels: int | None = None) -> Chain:
         if name not in SPEC_NAMES:
             raise ValueError(f"unknown front-end {name!r} in spec {spec!r}; valid names: {valid} "
                              "(as NAME:FACTOR tokens joined by '+', e.g. 'decimate:2+max:2')")
-        if not sep or not factor_text.lstrip("-").isdigit() or int(factor_text) < 1:
+        digits = factor_text.lstrip("-")
+        if not sep or not (digits.isascii() and digits.isdigit()) or int(factor_text) < 1:
             raise ValueError(f"front-end {name!r} in spec {spec!r} needs a positive integer "
                              f"factor as {name}:FACTOR, got {factor_text!r}; valid names: {valid}")
         if channels is not None:

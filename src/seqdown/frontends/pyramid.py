@@ -18,7 +18,7 @@ from torch import Tensor
 
 from seqdown._validation import check_choice, check_lengths, check_positive_int, check_signal
 from seqdown.frontends.base import FrontEnd, fill_padding
-from seqdown.lengths import Length, ceil_div
+from seqdown.lengths import Length, ceil_div, check_steps
 
 __all__ = ["PyramidPool", "pyramid_pool"]
 
@@ -26,10 +26,18 @@ PoolMode = Literal["max", "avg"]
 _MODES: tuple[str, ...] = ("max", "avg")
 
 
+#: Most bins one level may have: a pyramid summarises, it does not resample.
+MAX_BINS = 4096
+
+
 def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
     if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence) or not levels:
         raise TypeError(f"levels must be a non-empty sequence of positive ints, got {levels!r}")
-    return tuple(check_positive_int("levels[]", level) for level in levels)
+    checked = tuple(check_positive_int("levels[]", level) for level in levels)
+    if max(checked) > MAX_BINS:
+        raise ValueError(f"levels must have at most MAX_BINS={MAX_BINS} bins each, got "
+                         f"{max(checked)}")
+    return checked
 
 
 def _pool_level(x: Tensor, lengths: Tensor, bins: int, mode: str) -> Tensor:
@@ -44,8 +52,9 @@ def _pool_level(x: Tensor, lengths: Tensor, bins: int, mode: str) -> Tensor:
         counts = member.sum(-1).clamp(min=1).to(x.dtype)
         x = fill_padding(x, lengths, 0.0)  # a product with 0 would keep NaN or inf padding
         return torch.einsum("bct,bnt->bcn", x, member.to(x.dtype)) / counts[:, None, :]
-    masked = x[:, :, None, :].masked_fill(~member[:, None], float("-inf"))
-    return masked.amax(-1)
+    # One bin at a time: the working memory is one copy of x, not bins copies of it.
+    return torch.stack([x.masked_fill(~member[:, None, b], float("-inf")).amax(-1)
+                        for b in range(bins)], dim=-1)
 
 
 def pyramid_pool(x: Tensor, levels: Sequence[int] = (4, 2, 1), mode: PoolMode = "max",
@@ -74,6 +83,10 @@ def pyramid_pool(x: Tensor, levels: Sequence[int] = (4, 2, 1), mode: PoolMode = 
     levels = _check_levels(levels)
     mode = check_choice("mode", mode, _MODES)
     batch = x.shape[0]
+    if batch == 0 or x.shape[1] == 0:  # nothing to pool: the empty output of the right shape
+        if lengths is not None:
+            check_lengths(lengths, x)
+        return x.new_zeros(batch, x.shape[1] * sum(levels))
     if lengths is None:
         if x.shape[-1] < 1:
             raise ValueError(f"x must have at least 1 time step, got shape {tuple(x.shape)}; "
@@ -125,6 +138,7 @@ class PyramidPool(FrontEnd):
         return None
 
     def output_length(self, n: Length) -> Length:
+        check_steps(n)
         return (n > 0).long() if isinstance(n, Tensor) else int(n > 0)
 
     def output_channels(self, channels: int) -> int:

@@ -1,0 +1,189 @@
+"""Front-ends under hostile arguments and random geometry (hypothesis).
+
+Every public constructor and forward either works, in bounded time and memory, or
+raises a ValueError/TypeError that names the argument; the padded-batch contract holds
+for random geometry with garbage in the padding; gradients stay finite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import seqdown
+from seqdown.frontends.blur import MAX_ORDER
+from seqdown.frontends.pyramid import MAX_BINS
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@st.composite
+def frontends(draw: st.DrawFn) -> seqdown.FrontEnd:
+    """A random front-end (or a chain of two) over 3 channels."""
+
+    def one() -> seqdown.FrontEnd:
+        kind = draw(st.sampled_from(["max", "avg", "conv", "decimate", "blur", "stack"]))
+        factor = draw(st.integers(1, 4))
+        if kind in ("max", "avg"):
+            kernel = draw(st.integers(1, 5))
+            padding = draw(st.integers(0, kernel // 2))
+            # (dilated max pools whose window can miss every valid step are covered below)
+            dilation = 1
+            ceil_mode = draw(st.booleans())
+            cls = seqdown.MaxPool if kind == "max" else seqdown.AvgPool
+            extra = {"dilation": dilation} if kind == "max" else {}
+            return cls(kernel, stride=factor, padding=padding, ceil_mode=ceil_mode, **extra)
+        if kind == "conv":
+            kernel = draw(st.integers(1, 5))
+            return seqdown.StridedConv(3, 3, kernel, stride=factor,
+                                       padding=draw(st.integers(0, kernel)),
+                                       dilation=draw(st.integers(1, 2)))
+        if kind == "decimate":
+            return seqdown.Decimate(factor)
+        if kind == "blur":
+            return seqdown.BlurPool(factor, draw(st.none() | st.integers(0, 4)))
+        return seqdown.FrameStack(factor, pad_remainder=draw(st.booleans()))
+
+    first = one()
+    if first.output_channels(3) == 3 and draw(st.booleans()):
+        return seqdown.Chain(first, one())
+    return first
+
+
+@SETTINGS
+@given(frontend=frontends(), time=st.integers(0, 40), batch=st.integers(1, 4),
+       seed=st.integers(0, 2**16))
+def test_random_geometry_keeps_the_padded_batch_contract(frontend, time, batch, seed,
+                                                         check_batch_invariance):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, time, generator=generator, dtype=torch.float64)
+    lengths = torch.randint(0, time + 1, (batch,), generator=generator)
+    frontend = frontend.double()
+    check_batch_invariance(frontend, x, lengths, atol=1e-10, rtol=1e-10)
+
+
+@SETTINGS
+@given(frontend=frontends(), time=st.integers(1, 30), seed=st.integers(0, 2**16))
+def test_gradients_are_finite_whatever_the_padding(frontend, time, seed):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 3, time, generator=generator, dtype=torch.float64)
+    lengths = torch.randint(0, time + 1, (3,), generator=generator)
+    x[0, :, lengths[0]:] = float("nan")
+    x.requires_grad_(True)
+    y, _ = frontend.double()(x, lengths)
+    (y.square().sum() + 1.0).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(name=st.sampled_from(["MaxPool", "AvgPool", "Decimate", "BlurPool", "FrameStack",
+                             "Upsample"]),
+       value=st.one_of(st.integers(-5, 0), st.floats(allow_nan=True), st.text(max_size=3),
+                       st.none(), st.booleans(), st.just(2**70)))
+def test_bad_arguments_raise_value_or_type_errors_only(name, value):
+    """Any other exception (OverflowError, MemoryError, RuntimeError) fails the test."""
+    with contextlib.suppress(ValueError, TypeError):
+        getattr(seqdown, name)(value)
+
+
+def test_a_dilated_window_that_misses_every_step_is_minus_inf_as_in_torch():
+    """MaxPool(2, stride=1, padding=1, dilation=2) on one step: the one window reads
+    steps -1 and 1, both padding, so it is -inf, exactly what torch's max_pool1d gives."""
+    pool = seqdown.MaxPool(2, stride=1, padding=1, dilation=2)
+    x = torch.randn(1, 1, 1)
+    expected = torch.nn.functional.max_pool1d(x, 2, 1, 1, 2)
+    assert torch.equal(pool(x)[0], expected) and expected.isneginf().all()
+    batched, _ = pool(torch.cat([x, torch.randn(1, 1, 1)]).expand(2, 1, 4).contiguous() * 0
+                      + torch.nn.functional.pad(torch.cat([x, x]), (0, 3)), torch.tensor([1, 4]))
+    assert torch.equal(batched[:1, :, :1], expected)  # and the batch does not change it
+
+
+def test_huge_blur_orders_are_bounded():
+    assert seqdown.BlurPool(600).order == MAX_ORDER  # the default is capped, not overflowed
+    taps = seqdown.BlurPool(600).taps
+    assert torch.isfinite(taps).all() and abs(float(taps.sum()) - 1) < 1e-12
+    assert seqdown.BlurPool(10**6).order == MAX_ORDER  # constructs at once
+    with pytest.raises(ValueError, match=f"order must be <= MAX_ORDER={MAX_ORDER}, got 5000"):
+        seqdown.BlurPool(2, order=5000)
+
+
+def test_huge_pyramid_levels_are_refused():
+    with pytest.raises(ValueError, match=f"at most MAX_BINS={MAX_BINS} bins each, got 1000000"):
+        seqdown.PyramidPool((10**6,))
+
+
+@pytest.mark.parametrize("n", [2.5, True, "3", None, torch.tensor([2.0]),
+                               torch.tensor([True])], ids=repr)
+def test_output_length_refuses_non_integer_steps(n):
+    with pytest.raises(TypeError, match="n must be an int or an integer tensor"):
+        seqdown.MaxPool(2).output_length(n)
+
+
+@pytest.mark.parametrize("spec", ["max:٣", "max:²", "decimate:１"])
+def test_specs_take_ascii_digits_only(spec):
+    with pytest.raises(ValueError, match="needs a positive integer factor"):
+        seqdown.build_frontend(spec)
+
+
+def test_lengths_to_mask_refuses_bool_lengths_as_the_frontends_do():
+    with pytest.raises(TypeError, match=r"got torch\.bool"):
+        seqdown.lengths_to_mask(torch.tensor([True, False]))
+    with pytest.raises(TypeError, match=r"got dtype torch\.bool"):
+        seqdown.MaxPool(2)(torch.randn(2, 1, 4), torch.tensor([True, False]))
+
+
+def test_meta_lengths_are_refused():
+    with pytest.raises(ValueError, match="'meta' device"):
+        seqdown.MaxPool(2)(torch.randn(2, 3, 8), torch.tensor([8, 4], device="meta"))
+
+
+@pytest.mark.parametrize("make", [lambda: seqdown.MaxPool(2), lambda: seqdown.Decimate(2),
+                                  lambda: seqdown.BlurPool(2), lambda: seqdown.FrameStack(2),
+                                  lambda: seqdown.AvgPool(3, padding=1)],
+                         ids=["max", "decimate", "blur", "stack", "avg"])
+def test_zero_channels_give_empty_outputs_of_the_right_shape(make):
+    frontend = make()
+    for lengths in (None, torch.tensor([8, 3])):
+        y, out = frontend(torch.randn(2, 0, 8), lengths)
+        assert y.shape == (2, 0, frontend.output_length(8))
+        if lengths is not None:
+            assert out.tolist() == [frontend.output_length(8), frontend.output_length(3)]
+
+
+@pytest.mark.parametrize("lengths", [None, torch.zeros(0, dtype=torch.long)],
+                         ids=["no lengths", "lengths"])
+def test_pyramid_pool_of_an_empty_batch(lengths):
+    y, _ = seqdown.PyramidPool((2, 1))(torch.randn(0, 3, 8), lengths)
+    assert y.shape == (0, 9)
+
+
+def test_an_all_empty_batch_runs_no_kernel_and_still_backpropagates():
+    """StridedConv in half precision on a batch shorter than one step: no conv is run
+    (torch's kernel crashes on some such geometries), and the loss backpropagates zeros."""
+    conv = seqdown.StridedConv(1, 3, 1, stride=3, padding=2, dilation=2).half()
+    x = torch.randn(2, 1, 0, dtype=torch.float16, requires_grad=True)
+    y, out = conv(x, torch.zeros(2, dtype=torch.long))
+    assert y.shape == (2, 3, 0) and y.dtype == torch.float16 and out.tolist() == [0, 0]
+    y.float().sum().backward()
+    assert x.grad is not None and not x.grad.any()
+    assert conv.weight.grad is not None and not conv.weight.grad.any()
+
+
+def test_pyramid_max_pool_memory_does_not_grow_with_the_bins():
+    """The max pyramid works one bin at a time: peak extra memory is about one input."""
+    x = torch.randn(4, 80, 2000)
+    lengths = torch.tensor([2000, 1500, 10, 0])
+    pool = seqdown.PyramidPool((16, 8, 4, 2, 1))
+    y, _ = pool(x, lengths)
+    for b, n in enumerate(lengths.tolist()):  # against torch's adaptive pooling, item by item
+        if n:
+            expected = torch.cat([torch.nn.functional.adaptive_max_pool1d(x[b:b + 1, :, :n], k)
+                                  .flatten() for k in (16, 8, 4, 2, 1)])
+            torch.testing.assert_close(y[b], expected, rtol=0, atol=0)
+        else:
+            assert not y[b].any()
