@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -227,19 +228,21 @@ def test_progress_bar_only_on_a_terminal():
         assert ("\r" in text) == bar
 
 
-def test_plain_progress_lines_every_interval(monkeypatch):
-    clock = [100.0]
-    monkeypatch.setattr("seqdown.dataset.progress.time.monotonic", lambda: clock[0])
+def test_plain_progress_lines_every_interval():
     stream = io.StringIO()
-    progress = Progress(stream, "seqdown preprocess", interval=30.0)
+    progress = Progress(stream, "seqdown preprocess", interval=0.05)
     progress.start(4)
-    for step, seconds in enumerate([10.0, 20.0, 35.0]):
-        clock[0] = 100.0 + seconds
-        progress.advance(seconds=360.0, in_flight=2 - step)
+    progress.advance(seconds=360.0, in_flight=2)
+    time.sleep(0.5)  # nothing finishes meanwhile: the lines still come
+    progress.advance(seconds=720.0, in_flight=1)
     progress.finish()
-    lines = stream.getvalue().splitlines()
-    # Not at 10 s or 20 s (under the interval), once at 35 s; never a carriage return.
-    assert lines == ["seqdown preprocess: 3/4 files, 0 in flight, 0.30 h of audio, "
-                     "0.1 files/s, ETA 0:00:12"]
+    written = stream.getvalue()
+    time.sleep(0.2)
+    assert stream.getvalue() == written  # no line after finish
+    lines = written.splitlines()
+    assert "\r" not in written and 3 <= len(lines) <= 12, lines
+    assert all(line.startswith("seqdown preprocess: ") and " files/s, ETA " in line
+               for line in lines)
+    assert lines[0].startswith("seqdown preprocess: 1/4 files, 2 in flight, 0.10 h of audio")
     with pytest.raises(ValueError, match="interval must be a positive number"):
         Progress(stream, interval=0)

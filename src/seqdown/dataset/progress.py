@@ -2,8 +2,10 @@
 
 On a terminal the bar (files done of all, failed, in flight, hours of audio,
 rate, ETA) is redrawn in place. When the stream is not a terminal (a Slurm or
-CI log) there are no carriage returns: the same figures are written as one
-plain line every ``interval`` seconds, so that a long run shows it is alive.
+CI log) there are no carriage returns: a background thread writes the same
+figures as one plain line every ``interval`` seconds, also while no file
+finishes (a cluster waiting for workers, a file that hangs), so that a long
+run shows it is alive. Writes to the stream hold a lock.
 :class:`ProgressHandler` writes log records (each failure, warnings) through
 the same stream, clearing the bar first. No dependency: a few lines of ``\\r``
 and padding.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -53,14 +56,29 @@ class Progress:
         self.seconds = 0.0
         self._start = self._drawn = 0.0
         self._started = False
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def start(self, total: int) -> None:
-        """Starts counting ``total`` files to process."""
-        self.total, self.count, self.failed, self.in_flight = total, 0, 0, 0
-        self.seconds = 0.0
-        self._start = self._drawn = time.monotonic()
-        self._started = True
-        self._draw(force=self.bar)
+        """Starts counting ``total`` files to process (and, off a terminal, the plain lines)."""
+        with self._lock:
+            self.total, self.count, self.failed, self.in_flight = total, 0, 0, 0
+            self.seconds = 0.0
+            self._start = self._drawn = time.monotonic()
+            self._started = True
+            self._draw()
+        if not self.bar and self._ticker is None:
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick, name="seqdown progress",
+                                            daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                self.stream.write(f"{self.prefix}: {self.figures()}\n")
+                self.stream.flush()
 
     def advance(self, failure: Failure | None = None, seconds: float = 0.0,
                 in_flight: int = 0) -> None:
@@ -71,24 +89,31 @@ class Progress:
             seconds: seconds of audio it held (0 for a failure).
             in_flight: files being processed now.
         """
-        self.count += 1
-        self.failed += failure is not None
-        self.seconds += seconds
-        self.in_flight = in_flight
-        self._draw(force=self.bar and self.count == self.total)
+        with self._lock:
+            self.count += 1
+            self.failed += failure is not None
+            self.seconds += seconds
+            self.in_flight = in_flight
+            self._draw(force=self.count == self.total)
 
     def write(self, line: str) -> None:
         """Writes a line (no newline needed) between redraws of the bar."""
-        self._clear()
-        self.stream.write(line.rstrip("\n") + "\n")
-        if self.bar and self._started:
-            self._draw(force=True)
+        with self._lock:
+            self._clear()
+            self.stream.write(line.rstrip("\n") + "\n")
+            if self._started:
+                self._draw(force=True)
 
     def finish(self) -> None:
-        """Removes the bar."""
-        self._started = False
-        self._clear()
-        self.stream.flush()
+        """Removes the bar; stops the plain lines."""
+        if self._ticker is not None:
+            self._stop.set()
+            self._ticker.join()
+            self._ticker = None
+        with self._lock:
+            self._started = False
+            self._clear()
+            self.stream.flush()
 
     def figures(self) -> str:
         """``12/100 files, 1 failed, 2 in flight, 0.53 h of audio, 4.0 files/s, ETA 0:00:22``."""
@@ -103,16 +128,12 @@ class Progress:
         if self.bar:
             self.stream.write("\r\033[K")
 
-    def _draw(self, force: bool) -> None:
+    def _draw(self, force: bool = True) -> None:
+        """Redraws the bar (at most every 0.1 s unless ``force``); nothing off a terminal."""
         now = time.monotonic()
-        wait = _REDRAW_SECONDS if self.bar else self.interval
-        if not force and now - self._drawn < wait:
+        if not self.bar or (not force and now - self._drawn < _REDRAW_SECONDS):
             return
         self._drawn = now
-        if not self.bar:
-            self.stream.write(f"{self.prefix}: {self.figures()}\n")
-            self.stream.flush()
-            return
         fraction = self.count / self.total if self.total else 1.0
         filled = round(fraction * _WIDTH)
         self.stream.write(f"\r[{'#' * filled}{'.' * (_WIDTH - filled)}] {self.figures()}\033[K")
