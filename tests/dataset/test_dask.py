@@ -159,10 +159,16 @@ def relocated(expected: dict[str, bytes], old: Path, new: Path) -> dict[str, byt
             for name, data in expected.items()}
 
 
-def popen_cli(*args: str | Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "seqdown", *map(str, args)], cwd=ROOT,
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=_environment())
+def popen_cli(*args: str | Path, stderr: Path | None = None) -> subprocess.Popen[bytes]:
+    """Starts ``python -m seqdown ARGS`` in its own process group (stderr to a file, if given)."""
+    errors = subprocess.DEVNULL if stderr is None else stderr.open("wb")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "seqdown", *map(str, args)], cwd=ROOT,
+                                start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=errors, env=_environment())
+    finally:
+        if stderr is not None:
+            errors.close()
 
 
 def journal_lines(output: Path) -> int:
@@ -362,3 +368,34 @@ def test_scheduler_local_starts_a_local_cluster(inputs, reference, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "started a local Dask cluster of 2 workers" in run.stderr
     assert tree(run.output_dir) == reference
+
+
+@pytest.mark.slow
+def test_the_scheduler_lost_then_resumed_on_a_new_cluster(inputs, reference, tmp_path):
+    output = tmp_path / "out"
+    first = start_cluster(tmp_path / "first", workers=1, SEQDOWN_TEST_DELAY="0.3")
+    try:
+        process = popen_cli("preprocess", inputs, output, *OPTIONS, "--scheduler",
+                            first.address, "--connect-timeout", "2",
+                            stderr=tmp_path / "stderr.txt")
+        try:
+            wait_for_arrays(output, 2, process)
+            os.killpg(first.processes[0].pid, signal.SIGKILL)  # the scheduler
+            assert process.wait(timeout=90) == 130, (tmp_path / "stderr.txt").read_text()
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    finally:
+        first.stop()
+    errors = (tmp_path / "stderr.txt").read_text()
+    assert f"lost the Dask scheduler at {first.address}" in errors, errors
+    assert "Traceback" not in errors
+    assert json.loads((output / "dataset.json").read_text())["complete"] is False
+    second = start_cluster(tmp_path / "second", workers=1)
+    try:
+        resumed = run_cli("preprocess", inputs, output, *OPTIONS, "--scheduler", second.address)
+    finally:
+        second.stop()
+    assert resumed.returncode == 0, resumed.stderr
+    assert tree(output) == reference

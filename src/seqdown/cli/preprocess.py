@@ -222,27 +222,35 @@ def configure_logging(args: argparse.Namespace, handler: logging.Handler) -> Ite
     """Sends the ``seqdown`` logger's records to ``handler`` at the level ``-v``/``-q`` give.
 
     Default: INFO (each failure, and warnings); ``-q``: WARNING; ``-v``: DEBUG,
-    and Dask's own INFO messages too (else only its errors: the command speaks
-    for it). The loggers are restored at the end of the block.
+    and Dask's own INFO messages too (else only its critical ones: the command
+    speaks for it, e.g. of a lost scheduler). The loggers are restored at the end of the block.
     """
     handler.setFormatter(_Formatter())
-    ours, dask = logging.getLogger("seqdown"), logging.getLogger("distributed")
-    saved = (ours.level, ours.propagate, dask.level)
+    ours = logging.getLogger("seqdown")
+    # Dask's logging config gives some of its loggers levels of their own: set each one.
+    theirs = [logging.getLogger(name) for name in ["distributed", "tornado",
+                                                   *logging.root.manager.loggerDict]
+              if name.split(".")[0] in {"distributed", "tornado"}]
+    saved = (ours.level, ours.propagate, [logger.level for logger in theirs])
     ours.addHandler(handler)
     ours.setLevel(logging.DEBUG if args.verbose else
                   logging.WARNING if args.quiet else logging.INFO)
     ours.propagate = False
-    dask.setLevel(logging.INFO if args.verbose else logging.ERROR)
+    for logger in theirs:
+        logger.setLevel(logging.INFO if args.verbose else logging.CRITICAL)
     try:
         yield
     finally:
         ours.removeHandler(handler)
         ours.level, ours.propagate = saved[0], saved[1]
-        dask.setLevel(saved[2])
+        for logger, level in zip(theirs, saved[2], strict=True):
+            logger.setLevel(level)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``seqdown preprocess``; returns the exit status (0, 1, 2 or 130).
+
+    130 also when the Dask scheduler is lost mid-run (run again to resume).
 
     Exceptions other than usage errors propagate: :func:`seqdown.cli.main`
     prints their traceback and exits 3.
@@ -261,6 +269,7 @@ def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
                 progress: Progress) -> int:
     from seqdown.dataset.pipeline import preprocess
     from seqdown.dataset.settings import Settings, UsageError
+    from seqdown.dataset.workers import ExecutorLost
 
     try:
         settings = Settings.make(
@@ -283,6 +292,9 @@ def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
         return USAGE_ERROR
     except KeyboardInterrupt:
         print(f"\n{_PROG}: interrupted; run the same command again to resume", file=sys.stderr)
+        return INTERRUPTED
+    except ExecutorLost as error:  # the cluster went away: an interruption, not a bug
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
         return INTERRUPTED
     for source in summary.without_text:
         print(f"{_PROG}: no text for {source}", file=sys.stderr)

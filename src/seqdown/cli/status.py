@@ -5,7 +5,8 @@
 1      done, but some inputs failed (they are listed, e.g. in ``failures.jsonl``)
 2      usage error: the command could not run as asked; nothing was changed
 3      internal error: an exception nobody expected (its traceback is printed): a bug
-130    interrupted (Ctrl-C, SIGINT); ``seqdown preprocess`` resumes when run again
+130    interrupted (Ctrl-C, or the Dask scheduler lost); ``seqdown preprocess`` resumes
+       when run again
 =====  ==========================================================================
 """
 

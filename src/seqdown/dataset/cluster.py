@@ -40,6 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ from seqdown.dataset.options import CONNECT_TIMEOUT
 from seqdown.dataset.settings import UsageError
 from seqdown.dataset.workers import (
     JOBS_AHEAD,
+    ExecutorLost,
     Outcome,
     TimedOut,
     WorkerCrash,
@@ -232,6 +234,7 @@ class DaskExecutor:
 
     def __init__(self, client: distributed.Client) -> None:
         self.client = client
+        self.address = str(client.scheduler_info().get("address"))
         self._pending: dict[distributed.Future[Any], Any] = {}
         self._threads = 0
         self._counted = -_CAPACITY_SECONDS
@@ -259,11 +262,13 @@ class DaskExecutor:
                 self._pending[future] = job
                 finished.add(future)
 
-        submit()
         try:
+            submit()
             for future in finished:
                 job = self._pending.pop(future)
                 outcome: Outcome[Result, Job]
+                if future.status == "cancelled":  # the client cancels all when the scheduler goes
+                    raise self._lost("its tasks were cancelled")
                 if future.status == "error" and isinstance(future.exception(),
                                                            distributed.KilledWorker):
                     outcome = WorkerCrash(job)
@@ -274,10 +279,17 @@ class DaskExecutor:
                 future.release()
                 yield job, outcome
                 submit()
+        except (OSError, CancelledError) as error:  # CommClosedError is an OSError
+            raise self._lost(f"{type(error).__name__}: {error}") from error
         finally:
-            if self._pending:
+            if self._pending and self.client.status == "running":
                 self.client.cancel(list(self._pending))
-                self._pending.clear()
+            self._pending.clear()
+
+    def _lost(self, why: str) -> ExecutorLost:
+        return ExecutorLost(f"lost the Dask scheduler at {self.address} in the middle of the "
+                            f"run ({why}); the files finished so far are kept: run the same "
+                            "command again to resume")
 
     def _recycle(self, future: distributed.Future[Any]) -> None:
         """Restarts the worker that abandoned a timed-out job's thread (it may still write)."""

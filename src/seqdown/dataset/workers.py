@@ -50,6 +50,7 @@ import torch
 __all__ = [
     "JOBS_AHEAD",
     "Executor",
+    "ExecutorLost",
     "LocalPool",
     "Outcome",
     "TimedOut",
@@ -76,6 +77,11 @@ class WorkerCrash(Generic[Job]):
     job: Job
     message: str = ("the worker process died while processing this file (a crash in a "
                     "decoder, or killed by the system, e.g. out of memory)")
+
+
+class ExecutorLost(RuntimeError):
+    """The executor went away mid-run (a Dask scheduler lost): nothing is wrong with the
+    files, the finished ones are journaled, and running the same command again resumes."""
 
 
 @dataclass(frozen=True)
