@@ -33,7 +33,7 @@ def assert_png(path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["seed_walkthrough.py", "aliasing_demo.py", "train_encoder.py",
-                                  "unet_denoise.py"])
+                                  "unet_denoise.py", "streaming_encoder.py"])
 def test_help(name):
     assert "--fast" in run_example(name, "--help")
 
@@ -105,3 +105,18 @@ def test_unet_denoise(tmp_path):
     assert snr["low-pass: Decimate+Upsample sinc"] > snr["noisy input"]
     difference = float(re.search(rf"max difference ({NUMBER})", out).group(1))
     assert difference < 1e-5  # an utterance alone equals the same in the padded batch
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["lookahead", "causal"])
+def test_streaming_encoder(causal):
+    out = run_example("streaming_encoder.py", "--fast", *(["--causal"] if causal else []))
+    rows = re.findall(rf"^(\w+_\w+)\s+(\d+)\s+(\d+)\s+{NUMBER}\s+{NUMBER}\s+({NUMBER})$", out,
+                      re.M)
+    assert len(rows) == 3  # --fast: three utterances
+    for _, chunks, steps, difference in rows:
+        # 40 ms chunks and one encoder step per 40 ms: about as many steps as chunks.
+        assert abs(int(chunks) - int(steps)) <= 2
+        assert float(difference) < 1e-5  # chunked == offline up to float32 rounding
+    frontend = seqdown.Chain(seqdown.Decimate(2, causal=causal), seqdown.MaxPool(2))
+    assert f"front-end lookahead {frontend.lookahead} frames" in out
+    assert f"delay {frontend.delay} frames" in out

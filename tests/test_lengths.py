@@ -13,6 +13,7 @@ from scipy import signal
 from seqdown import lengths
 from seqdown.lengths import (
     blur_pool_length,
+    causal_delay,
     ceil_div,
     check_steps,
     composed_receptive_field,
@@ -21,13 +22,17 @@ from seqdown.lengths import (
     lengths_to_mask,
     min_input_length,
     pool_length,
+    ready_length,
     resample_length,
     stack_length,
     stft_frames,
+    stream_lookahead,
     target_lengths,
     transposed_conv_length,
     upsample_length,
     valid_steps,
+    window_start,
+    window_stop,
 )
 
 LENGTHS = list(range(0, 26))
@@ -143,6 +148,61 @@ def test_lengths_to_mask_matches_loop():
 def test_lengths_to_mask_bad_args(lengths, max_length, error, match):
     with pytest.raises(error, match=match):
         lengths_to_mask(lengths, max_length)
+
+
+def windows_by_loop(t: int, up: int, down: int, left: int, span: int) -> list[int]:
+    """The input steps output ``t`` reads, by brute force: ``i`` with ``i * up`` in the
+    window ``[t * down - left, t * down - left + span)`` of the upsampled input."""
+    return [i for i in range(-50, 200) if 0 <= i * up - (t * down - left) < span]
+
+
+GEOMETRIES = [(1, 2, 1, 3), (1, 3, 0, 3), (1, 2, 15, 31), (3, 2, 4, 9), (2, 1, 1, 2),
+              (4, 2, 10, 16), (160, 441, 300, 601), (1, 1, 0, 1)]
+
+
+@pytest.mark.parametrize(("up", "down", "left", "span"), GEOMETRIES, ids=str)
+def test_window_start_and_window_stop_match_a_loop(up, down, left, span):
+    for t in range(12):
+        inside = windows_by_loop(t, up, down, left, span)
+        if inside:
+            assert window_start(t, up, down, left) == inside[0]
+            assert window_stop(t, up, down, left, span) == inside[-1] + 1
+    ts = torch.arange(12)
+    assert window_start(ts, up, down, left).tolist() == [
+        window_start(t, up, down, left) for t in range(12)]
+
+
+@pytest.mark.parametrize(("up", "down", "left", "span"), GEOMETRIES, ids=str)
+def test_ready_length_counts_complete_windows(up, down, left, span):
+    for n in range(40):
+        complete = sum(1 for t in range(200) if window_stop(t, up, down, left, span) <= n)
+        assert ready_length(n, up, down, left, span) == complete
+    n = torch.arange(40)
+    assert ready_length(n, up, down, left, span).tolist() == [
+        ready_length(k, up, down, left, span) for k in range(40)]
+
+
+@pytest.mark.parametrize(("left", "span"), [(15, 31), (0, 2), (1, 3), (2, 3), (0, 1), (3, 4)])
+def test_causal_delay_moves_the_window_end_to_the_output(left, span):
+    delay = causal_delay(left, span)
+    for t in range(5):
+        last = window_stop(t, 1, 2, left, span) - 1 - delay  # in undelayed input steps
+        assert last <= t * 2
+        assert delay == 0 or last == t * 2
+
+
+def test_stream_lookahead_matches_brute_force():
+    def brute(emitted, length, horizon):
+        return min(lag for lag in range(horizon + 1)
+                   if all(emitted(n) >= length(max(n - lag, 0)) for n in range(horizon)))
+
+    rules = [(lambda n: max(0, (n - 1) // 2), lambda n: ceil_div(n, 2)),
+             (lambda n: n // 3, lambda n: n // 3),
+             (lambda n: max(0, (n - 15) // 2 + 1) if n < 40 else ceil_div(n, 2),
+              lambda n: ceil_div(n, 2)),
+             (lambda n: 0, lambda n: min(n, 1))]
+    for emitted, length in rules:
+        assert stream_lookahead(emitted, length, 64) == brute(emitted, length, 64)
 
 
 def test_every_rule_has_a_reference_test():

@@ -8,6 +8,7 @@ rule it broke, and the value that was received.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import TypeVar
 
 import torch
@@ -20,11 +21,50 @@ __all__ = [
     "check_positive_int",
     "check_signal",
     "check_waveform",
+    "is_tracing",
+    "legacy_tracing_message",
+    "refuse_legacy_tracing",
 ]
 
 _LAYOUT = "(batch, channels, time)"
 #: A string mode (a ``Literal``), kept as its own type by :func:`check_choice`.
 Choice = TypeVar("Choice", bound=str)
+
+
+#: ``torch.jit.is_tracing``, typed (torch does not export it to type checkers).
+_jit_is_tracing: Callable[[], bool] = torch.jit.is_tracing  # type: ignore[attr-defined]
+
+
+def is_tracing() -> bool:
+    """True under ``torch.export``, ``torch.compile``, ``torch.onnx.export`` or ``torch.jit.trace``.
+
+    Checks that read tensor values run only when this is False (eager mode): a
+    traced program must not branch on data.
+    """
+    return torch.compiler.is_compiling() or _jit_is_tracing()
+
+
+def refuse_legacy_tracing(name: str) -> None:
+    """Raises a RuntimeError under ``torch.jit.trace`` (and ``torch.onnx.export(dynamo=False)``).
+
+    The legacy tracer records the Python integers computed from the input's
+    length as constants, so a traced front-end would return wrong shapes at any
+    other length; ``torch.export`` and the dynamo ONNX exporter keep them symbolic.
+    """
+    if _jit_is_tracing():
+        raise RuntimeError(legacy_tracing_message(name))
+
+
+def legacy_tracing_message(name: str) -> str:
+    """Why ``torch.jit.trace``/``script`` cannot compile a seqdown module, and what to use."""
+    return (
+        f"{name} cannot be compiled by TorchScript (torch.jit.trace, torch.jit.script) or "
+        "torch.onnx.export(dynamo=False): the legacy tracer freezes the lengths computed "
+        "from the input's shape, so the traced module would give wrong shapes at other "
+        "lengths, and TorchScript is deprecated upstream. Use torch.export.export(...) or "
+        "torch.onnx.export(..., dynamo=True) with dynamic_shapes instead"
+    )
+
 
 
 def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
@@ -97,6 +137,9 @@ def check_signal(x: object, name: str = "x") -> Tensor:
 def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
     """Checks valid lengths for ``x`` of shape ``(batch, channels, time)``.
 
+    The values (``0 <= lengths <= time``) are checked in eager mode only: under
+    :func:`is_tracing` reading them would put a data-dependent branch on the traced path.
+
     Returns:
         The lengths as int64 on their own device.
     """
@@ -115,7 +158,9 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
         raise ValueError(f"{name} must hold values (a CPU or accelerator tensor), got a tensor "
                          "on the 'meta' device, whose values are unknown")
     lengths = lengths.long()
-    if batch:
+    if batch and not is_tracing():
+        # Eager mode only: reading the values would put a data-dependent branch on a
+        # traced (exported, compiled) path.
         low, high = int(lengths.min()), int(lengths.max())
         if low < 0:
             raise ValueError(f"{name} must be >= 0, got {low}")

@@ -23,6 +23,11 @@ these functions; no other module writes a length formula.
 ``min_input_length``          smallest ``n`` for which a rule gives one step
 ``lengths_to_mask``           ``(batch, time)`` mask of the valid steps (checked)
 ``valid_steps``               the same mask, for lengths already checked
+``window_start``              ``ceil((t * down - left) / up)``: first input step of output ``t``
+``window_stop``               one past the last input step of output ``t``
+``ready_length``              outputs whose window lies in ``n`` steps (streaming)
+``causal_delay``              ``max(0, span - 1 - left)``: the delay that makes an op causal
+``stream_lookahead``          steps a streamer waits for, from its emission rule
 ============================  ========================================================
 """
 
@@ -41,6 +46,7 @@ from seqdown._validation import check_positive_int
 __all__ = [
     "Length",
     "blur_pool_length",
+    "causal_delay",
     "ceil_div",
     "check_steps",
     "composed_receptive_field",
@@ -49,13 +55,17 @@ __all__ = [
     "lengths_to_mask",
     "min_input_length",
     "pool_length",
+    "ready_length",
     "resample_length",
     "stack_length",
     "stft_frames",
+    "stream_lookahead",
     "target_lengths",
     "transposed_conv_length",
     "upsample_length",
     "valid_steps",
+    "window_start",
+    "window_stop",
 ]
 
 #: A number of steps: a Python int, or an int64 tensor of them (rules work elementwise).
@@ -63,8 +73,13 @@ Length = TypeVar("Length", int, Tensor)
 
 
 def ceil_div(a: Length, b: int) -> Length:
-    """``ceil(a / b)`` in exact integer arithmetic for ``b > 0``."""
-    return -((-a) // b)
+    """``ceil(a / b)`` in exact integer arithmetic for ``b > 0``.
+
+    Written as ``(a + b - 1) // b``, which divides a non-negative number whenever
+    ``a > -b``: exported ONNX graphs truncate integer division of symbolic sizes
+    toward zero, so ``-((-a) // b)`` would round the wrong way there.
+    """
+    return (a + b - 1) // b
 
 
 def check_steps(n: object) -> None:
@@ -79,7 +94,7 @@ def check_steps(n: object) -> None:
         if n.is_floating_point() or n.is_complex() or n.dtype == torch.bool:
             raise TypeError(f"n must be an int or an integer tensor of step counts, got a "
                             f"{n.dtype} tensor")
-    elif isinstance(n, bool) or not isinstance(n, int):
+    elif isinstance(n, bool) or not isinstance(n, (int, torch.SymInt)):  # SymInt: traced
         raise TypeError(f"n must be an int or an integer tensor of step counts, got {n!r} "
                         f"({type(n).__name__})")
 
@@ -131,13 +146,14 @@ def pool_length(n: Length, kernel_size: int, stride: int, padding: int = 0, dila
     check_steps(n)
     if not ceil_mode:
         return conv_length(n, kernel_size, stride, padding, dilation)
-    out = ceil_div(n + 2 * padding - kernel_span(kernel_size, dilation), stride) + 1
-    starts_in_padding = (out - 1) * stride >= n + padding
-    if isinstance(out, Tensor):
-        out = out - starts_in_padding.long()
-    else:
-        out -= int(starts_in_padding)
-    return _clip(n, out)
+    span = kernel_span(kernel_size, dilation)
+    out = ceil_div(n + 2 * padding - span, stride) + 1
+    # Drop the last window when (out - 1) * stride - n - padding >= 0. That difference
+    # lies in [padding - span, padding - span + stride - 1], so with `bound` above its
+    # magnitude, (difference + bound) // bound is that test as 1 or 0: integer
+    # arithmetic without a branch, which stays symbolic when the length is traced.
+    bound = span + stride + padding
+    return _clip(n, out - ((out - 1) * stride - n - padding + bound) // bound)
 
 
 def resample_length(n: Length, up: int, down: int) -> Length:
@@ -331,3 +347,86 @@ def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
 def valid_steps(lengths: Tensor, time: int) -> Tensor:
     """:func:`lengths_to_mask` without the checks, for lengths already validated."""
     return torch.arange(time, device=lengths.device) < lengths[:, None]
+
+
+def window_start(t: Length, up: int, down: int, left: int) -> Length:
+    """First input step that output step ``t`` reads: ``ceil((t * down - left) / up)``.
+
+    The geometry of every seqdown op: output step ``t`` sits at ``t * down / up``
+    input steps, and its window reaches ``left`` steps before that and
+    ``span - left - 1`` after it, all counted in steps of the ``up``-times
+    upsampled input (for an integer-stride op ``up = 1`` and the window is
+    ``[t * stride - padding, t * stride - padding + kernel_span)``). The first
+    windows start before the signal (negative steps): that is the op's padding.
+
+    Example:
+        >>> window_start(3, up=1, down=2, left=1), window_start(3, up=3, down=2, left=4)
+        (5, 1)
+    """
+    return ceil_div(t * down - left, up)
+
+
+def window_stop(t: Length, up: int, down: int, left: int, span: int) -> Length:
+    """One past the last input step that output step ``t`` reads (see :func:`window_start`).
+
+    ``floor((t * down - left + span - 1) / up) + 1``.
+
+    Example:
+        >>> window_stop(3, up=1, down=2, left=1, span=3), window_stop(3, 3, 2, left=4, span=9)
+        (8, 4)
+    """
+    return (t * down - left + span - 1) // up + 1
+
+
+def ready_length(n: Length, up: int, down: int, left: int, span: int) -> Length:
+    """Output steps whose whole window lies within the first ``n`` input steps.
+
+    The number of ``t >= 0`` with ``window_stop(t, ...) <= n``:
+    ``max(0, floor((n * up - span + left) / down) + 1)``. A streamer can emit
+    exactly these after ``n`` steps without knowing whether more will come.
+
+    Example:
+        >>> ready_length(10, up=1, down=2, left=1, span=3)  # windows end at 2, 4, 6, 8, 10
+        5
+    """
+    count = (n * up - span + left) // down + 1
+    if isinstance(count, Tensor):
+        return count.clamp(min=0)
+    return max(count, 0)
+
+
+def causal_delay(left: int, span: int) -> int:
+    """Input steps an integer-stride window reaches beyond its output's position ``t * stride``.
+
+    ``max(0, span - 1 - left)``: delaying the input by this many steps makes
+    output step ``t`` depend on no input step after ``t * stride``.
+
+    Example:
+        >>> causal_delay(left=15, span=31), causal_delay(left=0, span=2)  # Decimate(2), MaxPool(2)
+        (15, 1)
+    """
+    return max(0, span - 1 - left)
+
+
+def stream_lookahead(emitted: Callable[[int], int], output_length: Callable[[int], int],
+                     horizon: int) -> int:
+    """The smallest ``l >= 0`` with ``emitted(n) >= output_length(n - l)`` for ``n < horizon``.
+
+    ``emitted(n)`` is how many output steps a streamer has returned after ``n``
+    input steps. For each ``n`` the tightest ``l`` is ``n - m`` with ``m`` the
+    largest length whose output fits in ``emitted(n)``; the lookahead is the
+    largest of these. Both rules are periodic after the first windows, so a
+    ``horizon`` of a few receptive fields and periods makes the result exact.
+
+    Example:
+        >>> stream_lookahead(lambda n: max(0, (n - 1) // 2), lambda n: -(-n // 2), 64)
+        2
+    """
+    worst, fits = 0, 0
+    for n in range(horizon):
+        available = emitted(n)
+        while fits < n and output_length(fits + 1) <= available:
+            fits += 1
+        fits = min(fits, n)
+        worst = max(worst, n - fits)
+    return worst

@@ -15,14 +15,14 @@ import torchaudio
 import seqdown
 from seqdown.dataset.pipeline import preprocess
 from seqdown.dataset.settings import Settings
-from seqdown.dataset.utterance import BLOCK_FRAMES
+from seqdown.dataset.utterance import BLOCK_SAMPLES
 from tests.conftest import ROOT, load, write_audio
 
 pytestmark = pytest.mark.slow
 
 
 def test_many_blocks_equal_the_one_shot_computation(tmp_path):
-    seconds = 3.5 * BLOCK_FRAMES / 48000  # three and a half decoding blocks
+    seconds = 3.5 * (BLOCK_SAMPLES // 2) / 48000  # three and a half stereo decoding blocks
     write_audio(tmp_path / "audio" / "long.wav", seconds, 48000, channels=2, seed=5)
     preprocess(Settings.make(tmp_path / "audio", frontend="decimate:2"), tmp_path / "out")
     (record, array), = load(tmp_path / "out").values()

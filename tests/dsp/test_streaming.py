@@ -12,17 +12,32 @@ from seqdown.dsp.streaming import StreamingResampler
 @pytest.mark.parametrize(("orig", "new"), [(48000, 16000), (44100, 16000), (8000, 16000),
                                            (22050, 16000), (16000, 16000)], ids=str)
 @pytest.mark.parametrize("block", [1, 37, 1000, 50000])
-def test_blocks_concatenate_to_the_one_shot_result(orig, new, block):
+@pytest.mark.parametrize("spec", [{}, {"attenuation": 60.0, "transition": 0.5}],
+                         ids=["fft", "direct"])
+def test_blocks_concatenate_to_the_one_shot_result(orig, new, block, spec):
     x = torch.randn(2, 9001, generator=torch.Generator().manual_seed(block))
-    stream = StreamingResampler(orig, new)
+    stream = StreamingResampler(orig, new, **spec)
     pieces = [stream.process(part) for part in x.split(block, dim=1)]
     pieces.append(stream.flush())
     y = torch.cat(pieces, dim=1)
-    expected = seqdown.resample(x, orig, new)
+    expected = seqdown.resample(x, orig, new, **spec)
     assert y.shape == expected.shape
     assert stream.samples_in == 9001 and stream.samples_out == expected.shape[1]
     # Same products, possibly summed in another order: float32 rounding only.
     torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("orig", "new"), [(16001, 16000), (44100, 44099), (48000, 44101),
+                                           (767999, 768000)], ids=str)
+def test_odd_ratios_stream_like_the_one_shot_path(orig, new):
+    """Chunked == whole for the FFT path (and the tabulated one, 767999 -> 768000)."""
+    x = torch.randn(2, orig // 3, generator=torch.Generator().manual_seed(orig))
+    stream = StreamingResampler(orig, new)
+    assert stream.plan.method == ("table" if orig > 65536 else "fft")
+    pieces = [stream.process(part) for part in x.split(7919, dim=1)] + [stream.flush()]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), seqdown.resample(x, orig, new),
+                               atol=1e-5, rtol=1e-5)
+    assert stream._buffer.shape[1] < stream.window + 7919
 
 
 def test_memory_stays_bounded():
@@ -31,8 +46,8 @@ def test_memory_stays_bounded():
         stream.process(torch.randn(1, 4800))
     # Every complete step has run, so what is kept is less than one step's input window,
     # not the 240000 samples seen.
-    _, inputs, per_phase = stream.kernel.weight.shape
-    assert stream._buffer.shape[1] < inputs * per_phase
+    assert stream.samples_in == 240000
+    assert stream._buffer.shape[1] < stream.window
 
 
 def test_dtype_and_errors():

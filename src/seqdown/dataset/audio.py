@@ -8,7 +8,9 @@ length of the file. Every way a file can be bad raises a subclass of
 :class:`AudioError`, whose class name a dataset pipeline records:
 
 =====================  =================================================================
+``NotARegularFile``    a FIFO, a device or a socket (never opened: reading it could block)
 ``EmptyFile``          the file has 0 bytes
+``UnsupportedSampleRate``  the header's rate is outside ``MIN_SAMPLE_RATE``..``MAX_SAMPLE_RATE``
 ``UnreadableAudio``    libsndfile cannot open it (not audio, unsupported, broken header)
 ``CorruptAudio``       the decoder fails part-way through the data
 ``TruncatedAudio``     the data stops before the length the header declares
@@ -17,6 +19,10 @@ length of the file. Every way a file can be bad raises a subclass of
 ``TooShort``           fewer samples than the features or the front-end need
 ``SegmentOutOfRange``  an ``offset``/``duration`` segment not inside the file
 =====================  =================================================================
+
+The sample rate is checked when the file is opened, before anything is decoded or
+allocated: a header is only a few bytes, and a damaged one (one flipped byte) must
+cost the file, not the worker's memory.
 
 Integer PCM of any width is scaled to [-1, 1) by libsndfile; float files keep
 their values. Messages never contain absolute paths, so that they do not depend
@@ -28,6 +34,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +53,8 @@ except ImportError as error:  # pragma: no cover - exercised by tests/test_extra
     raise missing_extra("soundfile", "dataset", error) from error
 
 __all__ = [
+    "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
     "SEGMENT_TOLERANCE",
     "AudioError",
     "AudioInfo",
@@ -53,10 +62,12 @@ __all__ = [
     "CorruptAudio",
     "EmptyFile",
     "NonFiniteSamples",
+    "NotARegularFile",
     "SegmentOutOfRange",
     "TooShort",
     "TruncatedAudio",
     "UnreadableAudio",
+    "UnsupportedSampleRate",
     "ZeroSamples",
     "find_audio",
     "open_audio",
@@ -66,6 +77,10 @@ __all__ = [
 #: Seconds a segment may run past the end of its file and be clipped there (lhotse's default
 #: tolerance for duration mismatches): manifests hold rounded durations.
 SEGMENT_TOLERANCE = 0.025
+#: Sample rates (Hz) a file may have: telephone-band 8 kHz recordings down to 1 kHz sensor
+#: data, up to 768 kHz, the highest rate audio interfaces record.
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 768_000
 #: Data-chunk sizes that streaming recorders write before they know the length.
 _PLACEHOLDER_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
 #: libsndfile's log line for a data chunk longer than the file: ``data : 16000 (should be 5000)``.
@@ -74,6 +89,14 @@ _SHORT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", 
 
 class AudioError(Exception):
     """A file that cannot become an utterance; subclasses name the reason."""
+
+
+class NotARegularFile(AudioError):
+    """A FIFO, a device or a socket: not a file to decode."""
+
+
+class UnsupportedSampleRate(AudioError):
+    """The header's sample rate is outside the range the pipeline decodes."""
 
 
 class EmptyFile(AudioError):
@@ -325,8 +348,11 @@ def open_audio(path: str | os.PathLike[str]) -> Iterator[AudioStream]:
         An :class:`AudioStream`.
 
     Raises:
+        NotARegularFile: a FIFO, device or socket (it is not opened).
         EmptyFile: the file has 0 bytes.
         UnreadableAudio: libsndfile cannot open it.
+        UnsupportedSampleRate: the header's rate is outside
+            [:data:`MIN_SAMPLE_RATE`, :data:`MAX_SAMPLE_RATE`].
         TruncatedAudio: the header declares more data than the file holds.
         OSError: the file cannot be opened at all (missing, permissions).
 
@@ -334,12 +360,21 @@ def open_audio(path: str | os.PathLike[str]) -> Iterator[AudioStream]:
         >>> with open_audio("audio_fixtures/formats/wav_pcm_16.wav") as audio:  # doctest: +SKIP
         ...     blocks = list(audio.blocks(4096))
     """
-    if os.path.getsize(path) == 0:
+    status = os.stat(path)
+    if not stat.S_ISREG(status.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(status.st_mode) else "a socket"
+                if stat.S_ISSOCK(status.st_mode) else "a device")
+        raise NotARegularFile(f"it is {kind}, not a regular file; it was not opened")
+    if status.st_size == 0:
         raise EmptyFile("the file is empty (0 bytes)")
     try:
         handle = soundfile.SoundFile(path)
     except RuntimeError as error:  # soundfile.LibsndfileError and older soundfile's errors
         raise UnreadableAudio(f"libsndfile cannot open it: {_libsndfile_message(error)}") from None
     with handle:
+        if not MIN_SAMPLE_RATE <= handle.samplerate <= MAX_SAMPLE_RATE:
+            raise UnsupportedSampleRate(
+                f"the header says {handle.samplerate} Hz; sample rates from {MIN_SAMPLE_RATE} "
+                f"to {MAX_SAMPLE_RATE} Hz are decoded (a damaged header, or not audio)")
         _check_header(handle)
         yield AudioStream(handle)

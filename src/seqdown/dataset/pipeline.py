@@ -94,6 +94,7 @@ __all__ = [
     "Summary",
     "clear_outputs",
     "dataset_lock",
+    "escaped_name",
     "finish_dataset",
     "preprocess",
     "shard_of",
@@ -274,11 +275,34 @@ def _utterances(settings: Settings, folder: Path) -> tuple[list[Utterance], list
         sources = find_audio(settings.input_dir, settings.exclude, skip=folder)
     except NotADirectoryError as error:
         raise UsageError(str(error)) from None
+    # A name that is not valid UTF-8 cannot be a manifest's source: it is a failure of its
+    # own (its bytes escaped, as \xff), and the run goes on with the others.
+    unnamed = [source for source in sources if not _is_utf8(source)]
+    sources = [source for source in sources if _is_utf8(source)]
     try:
         texts = match_transcripts(sources, read_transcripts(settings.transcripts))
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return folder_utterances(settings.input_dir, sources, texts), []
+    failures = [Failure(escaped_name(source), "UnrepresentableName", "the file name is not "
+                        "valid UTF-8, so no manifest can name it; rename the file")
+                for source in unnamed]
+    return folder_utterances(settings.input_dir, sources, texts), failures
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.walk gave undecodable bytes as surrogates
+        return False
+    return True
+
+
+def escaped_name(name: str) -> str:
+    """``name`` printable on one line: undecodable bytes as ``\\xff``, control
+    characters (a newline that would forge a line of the summary) as ``\\n``."""
+    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in raw)
 
 
 def _relabel(entry: Entry, utterance: Utterance) -> Entry:

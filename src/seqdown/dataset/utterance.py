@@ -9,7 +9,7 @@ arrive (:class:`~seqdown.dataset.features.FeatureExtractor`), runs the front-end
 the feature sequence and saves the array atomically.
 
 Memory does not depend on the source's length, rate or channels, only on the
-features: one decoded block (:data:`BLOCK_FRAMES` samples per channel, float32),
+features: one decoded block (:data:`BLOCK_SAMPLES` samples over all channels, float32),
 the resampler's and the feature extractor's buffers (a filter length, a window),
 and the features of the whole file, float32, which the concatenation of the
 streamed frames and the front-end's working copies hold up to about five times
@@ -43,11 +43,12 @@ from seqdown.dsp.streaming import StreamingResampler
 from seqdown.frontends.chain import Chain
 from seqdown.lengths import resample_length
 
-__all__ = ["BLOCK_FRAMES", "Job", "process_file"]
+__all__ = ["BLOCK_SAMPLES", "Job", "process_file"]
 
-#: Samples per channel decoded at a time (1 MiB per channel as float32). A constant, so
-#: that the float rounding of the streaming steps is the same on every run.
-BLOCK_FRAMES = 1 << 18
+#: Samples decoded at a time, over all channels (1 MiB as float32): a block holds
+#: ``BLOCK_SAMPLES // channels`` frames. A constant, so that the float rounding of the
+#: streaming steps is the same on every run.
+BLOCK_SAMPLES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ def _decode(job: Job) -> _Decoded:
         info = audio.info
         start, frames = segment_frames(info, job.utterance.offset, job.utterance.duration)
         stream = StreamingResampler(info.sample_rate, settings.sample_rate, **RESAMPLING)
-        for block in audio.blocks(BLOCK_FRAMES, start, frames):
+        # Blocks of a fixed number of samples, not frames: a 1024-channel file costs
+        # what a mono one does.
+        for block in audio.blocks(max(1, BLOCK_SAMPLES // info.channels), start, frames):
             if settings.channels == "mono" and block.shape[0] > 1:
                 block = _mix_to_mono(block)
             extractor.push(stream.process(torch.from_numpy(block)))
@@ -178,5 +181,12 @@ def process_file(job: Job) -> Entry | Failure:
     try:
         return _run(job)
     except Exception as error:  # a bad file must never stop the run
-        message = str(error).replace(job.audio_path, job.source) or repr(error)
+        message = str(error).replace(job.audio_path, job.source) or _no_message(error)
         return job.utterance.failure(type(error).__name__, message)
+
+
+def _no_message(error: Exception) -> str:
+    """Words for an exception raised without any (``MemoryError()``): never an empty message."""
+    if isinstance(error, MemoryError):
+        return "ran out of memory while processing the file"
+    return f"{type(error).__name__} raised without a message while processing the file"

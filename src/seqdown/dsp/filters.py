@@ -20,12 +20,20 @@ user asked for, not what a formula promised.
 The taps sum to 1 (unit gain at DC). ``scipy.signal.resample_poly(x, up, down,
 window=taps)`` multiplies them by ``up`` itself, so it reproduces seqdown's
 output with these exact taps.
+
+``design_sinc`` designs the same kind of filter as a continuous function of
+time in input samples (:class:`SincDesign`), for the engines that never build
+the filter at ``up`` times the input rate (:mod:`seqdown.dsp.overlap_save`): its
+spec is measured on the taps at the input rate, which is the response those
+engines apply. For ``up == 1`` both designs are the same filter.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from scipy import signal
@@ -37,10 +45,15 @@ __all__ = [
     "DECIMATE_DEFAULT_TAPS",
     "DECIMATE_TRANSITION",
     "RESAMPLE_ATTENUATION",
+    "RESAMPLE_PRESETS",
     "RESAMPLE_TRANSITION",
+    "Quality",
+    "SincDesign",
     "binomial_taps",
     "design_lowpass",
+    "design_sinc",
     "kaiser_spec",
+    "quality_spec",
 ]
 
 #: Defaults of ``Decimate``/``decimate`` (and of ``Upsample``'s sinc mode): short filters
@@ -49,16 +62,30 @@ DECIMATE_ATTENUATION = 60.0
 DECIMATE_TRANSITION = 0.5
 #: Tap counts of ``Decimate(factor)`` with its defaults (checked by the tests).
 DECIMATE_DEFAULT_TAPS = {2: 31, 3: 47, 4: 61, 5: 77, 6: 91, 8: 123}
-#: Defaults of ``Resample``/``resample``, ``StreamingResampler`` and the dataset pipeline:
-#: waveform quality.
-RESAMPLE_ATTENUATION = 100.0
+#: Defaults of ``Resample``/``resample`` and ``StreamingResampler``: waveform quality,
+#: 120 dB of alias rejection with the passband flat to 0.9 of the lower Nyquist frequency.
+RESAMPLE_ATTENUATION = 120.0
 RESAMPLE_TRANSITION = 0.1
+
+Quality = Literal["hq", "vhq"]
+#: Named specs ``(attenuation dB, transition)`` of ``Resample(..., quality=...)``:
+#:
+#: * ``"hq"``: the default, 120 dB, flat (within 10 ** (-120 / 20)) to 0.9 of the lower
+#:   Nyquist frequency: at least soxr's "HQ" (20-bit) rejection;
+#: * ``"vhq"``: 150 dB, flat to 0.95 of it: beyond what float32 arithmetic resolves
+#:   (about 140 dB), for float64 work.
+RESAMPLE_PRESETS: dict[str, tuple[float, float]] = {
+    "hq": (RESAMPLE_ATTENUATION, RESAMPLE_TRANSITION),
+    "vhq": (150.0, 0.05),
+}
 
 #: Extra attenuation (dB) the measured design must show, so that a peak that falls
 #: between two points of the measurement grid is still within the spec.
 _GRID_SAFETY_DB = 0.1
-#: Oversampling of the measurement grid relative to the filter length.
+#: Oversampling of the measurement grid relative to the filter length, and the largest
+#: grid (2 ** 21 points: at least 16 points per sidelobe up to 131072 taps, 32 MiB).
 _GRID_OVERSAMPLING = 32
+_GRID_MAX_LOG2 = 21
 _MAX_MARGIN_DB = 20.0
 
 
@@ -80,7 +107,7 @@ def kaiser_spec(attenuation: float, transition_width: float) -> tuple[int, float
 
 def _meets_spec(taps: np.ndarray, edge: float, stop: float, attenuation: float) -> bool:
     """Checks ``taps`` on a dense grid: flat to ``edge``, ``attenuation`` dB down from ``stop``."""
-    nfft = 1 << max(12, math.ceil(math.log2(_GRID_OVERSAMPLING * taps.size)))
+    nfft = 1 << min(_GRID_MAX_LOG2, max(12, math.ceil(math.log2(_GRID_OVERSAMPLING * taps.size))))
     gain = np.abs(np.fft.rfft(taps, nfft))
     freqs = np.arange(gain.size) / nfft
     # The worst errors sit at the band edges, which the grid may straddle: add them exactly.
@@ -145,6 +172,95 @@ def design_lowpass(up: int = 1, down: int = 1, *, attenuation: float = RESAMPLE_
     if up == down == 1:
         return np.ones(1)
     return _design(up, down, attenuation, transition).copy()
+
+
+def quality_spec(quality: str) -> tuple[float, float]:
+    """``(attenuation, transition)`` of a named preset of :data:`RESAMPLE_PRESETS`.
+
+    Raises:
+        ValueError: ``quality`` is not a preset name (the message lists them).
+    """
+    if quality not in RESAMPLE_PRESETS:
+        valid = ", ".join(repr(name) for name in RESAMPLE_PRESETS)
+        raise ValueError(f"quality must be one of {valid}, got {quality!r}")
+    return RESAMPLE_PRESETS[quality]
+
+
+@dataclass(frozen=True)
+class SincDesign:
+    """A Kaiser-windowed sinc low-pass as a function of time in input samples.
+
+    ``h(t) = 2 cutoff sinc(2 cutoff t) I0(beta sqrt(1 - (t / half_width) ** 2)) / I0(beta)``
+    for ``|t| <= half_width``, 0 outside.
+
+    Attributes:
+        cutoff: cutoff frequency in cycles per input sample.
+        half_width: half the window's length, in input samples (an integer).
+        beta: Kaiser shape parameter.
+    """
+
+    cutoff: float
+    half_width: int
+    beta: float
+
+    def taps(self, rate: int = 1) -> np.ndarray:
+        """The filter sampled ``rate`` times per input sample, centred, summing to 1.
+
+        ``taps(1)`` is the filter the input-rate engines apply; ``taps(up)`` is the
+        equivalent filter for ``scipy.signal.resample_poly(x, up, down, window=...)``.
+        """
+        t = np.arange(-self.half_width * rate, self.half_width * rate + 1) / rate
+        window = np.i0(self.beta * np.sqrt(np.clip(1.0 - (t / self.half_width) ** 2, 0.0, None)))
+        taps = 2 * self.cutoff * np.sinc(2 * self.cutoff * t) * window
+        return taps / taps.sum()
+
+
+@lru_cache(maxsize=64)
+def _design_sinc(up: int, down: int, attenuation: float, transition: float) -> SincDesign:
+    stop = 0.5 * min(1.0, up / down)  # the lower Nyquist frequency, cycles per input sample
+    width = transition * stop
+    margin = 0.0
+    while margin <= _MAX_MARGIN_DB:
+        numtaps, beta = kaiser_spec(attenuation + margin, width)
+        design = SincDesign(stop - width / 2, (numtaps - 1) // 2, beta)
+        if _meets_spec(design.taps(), stop - width, stop, attenuation):
+            return design
+        margin += 0.5
+    raise RuntimeError(  # pragma: no cover - Kaiser designs converge well within the margin
+        f"no Kaiser design met attenuation={attenuation} dB, transition={transition}"
+    )
+
+
+def design_sinc(up: int = 1, down: int = 1, *, attenuation: float = RESAMPLE_ATTENUATION,
+                transition: float = RESAMPLE_TRANSITION) -> SincDesign:
+    """Designs the anti-aliasing low-pass for ``up / down`` at the input rate.
+
+    The same spec as :func:`design_lowpass` (stopband from the lower Nyquist
+    frequency, flat to ``1 - transition`` of it), checked on the taps at the
+    input rate (``design.taps()``). The cost of the design does not grow with
+    ``up * down``. For ``up == 1``, ``design.taps()`` equals
+    ``design_lowpass(1, down, ...)``.
+
+    Args:
+        up: upsampling factor. ``up`` and ``down`` are reduced by their gcd.
+        down: downsampling factor.
+        attenuation: stopband attenuation and passband flatness in dB.
+        transition: transition band as a fraction of the lower Nyquist frequency.
+
+    Raises:
+        TypeError, ValueError: as :func:`design_lowpass`.
+
+    Example:
+        >>> design = design_sinc(16000, 16001)  # 16001 Hz -> 16000 Hz
+        >>> design.half_width, design.taps().size
+        (79, 159)
+    """
+    up = check_positive_int("up", up)
+    down = check_positive_int("down", down)
+    attenuation = check_finite_number("attenuation", attenuation, 10.0, 300.0)
+    transition = check_finite_number("transition", transition, 0.0, 1.0)
+    common = math.gcd(up, down)
+    return _design_sinc(up // common, down // common, attenuation, transition)
 
 
 def binomial_taps(order: int) -> np.ndarray:

@@ -23,11 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
+from typing import NoReturn
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqdown._validation import check_lengths, check_signal
-from seqdown.lengths import Length, min_input_length, valid_steps
+from seqdown._validation import (
+    check_lengths,
+    check_signal,
+    legacy_tracing_message,
+    refuse_legacy_tracing,
+)
+from seqdown.frontends.streaming import Streamer, StreamGeometry
+from seqdown.lengths import Length, min_input_length, stream_lookahead, valid_steps
 
 __all__ = ["FrontEnd", "PaddedBatchModule", "fill_padding", "require_steps"]
 
@@ -90,6 +98,7 @@ class PaddedBatchModule(nn.Module):
         Returns:
             ``lengths`` as int64, or None.
         """
+        refuse_legacy_tracing(type(self).__name__)
         check_signal(x)
         self.check_input(x)
         return None if lengths is None else check_lengths(lengths, x)
@@ -98,6 +107,55 @@ class PaddedBatchModule(nn.Module):
     def mask_output(y: Tensor, out_lengths: Tensor) -> Tensor:
         """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero."""
         return fill_padding(y, out_lengths)
+
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: refuse with a pointer to ``torch.export``."""
+        raise RuntimeError(legacy_tracing_message(type(self).__name__))
+
+    #: The value the op sees outside an item (0 for linear ops, -inf for max pooling).
+    _pad_value: float = 0.0
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        """Where each output step reads its input (see :mod:`seqdown.frontends.streaming`).
+
+        A module without one (a subclass that does not state it) has no ``stream_geometry``
+        attribute, so ``hasattr`` and tools that inspect modules see it as absent.
+        """
+        raise AttributeError(f"{type(self).__name__} states no stream geometry")
+
+    #: Whether the op delays its input to depend on no future step (see :attr:`delay`).
+    causal: bool = False
+
+    @property
+    def delay(self) -> int:
+        """Input steps a causal op delays its input by (0 unless ``causal=True``)."""
+        return self.stream_geometry.delay if self.causal else 0
+
+    @property
+    def lookahead(self) -> int:
+        """Input steps a streamer waits for before it can emit.
+
+        After ``n`` steps pushed, a streamer has returned at least
+        ``output_length(n - lookahead)`` steps, and for some ``n`` exactly that many.
+        """
+        geometry = self.stream_geometry
+        return stream_lookahead(lambda n: min(self.output_length(n), geometry.ready(n)),
+                                self.output_length, geometry.horizon())
+
+    def _stream_op(self, x: Tensor) -> Tensor:
+        """The offline op on ``(batch, channels, time)`` without padding, for the streamer."""
+        raise NotImplementedError
+
+    def streamer(self) -> Streamer:
+        """A new :class:`~seqdown.frontends.streaming.Streamer` over this module.
+
+        ``push(chunk)`` returns the output steps each chunk completes and ``flush()``
+        the rest; for any split of ``x`` into chunks their concatenation equals
+        ``self(x)[0]``, and the state is bounded by the receptive field.
+        """
+        return Streamer(self._stream_op, self.stream_geometry, self.output_length,
+                        self.output_channels, self._pad_value)
 
 
 class FrontEnd(PaddedBatchModule):
@@ -129,9 +187,6 @@ class FrontEnd(PaddedBatchModule):
         ([[[0.0, 2.0, 4.0]], [[5.0, 0.0, 0.0]]], [3, 1])
     """
 
-    #: The value the op sees outside an item (0 for linear ops, -inf for max pooling).
-    _pad_value: float = 0.0
-
     @property
     def factor(self) -> int | Fraction | None:
         """The total downsampling ratio: an int, a ``Fraction`` for rational
@@ -156,6 +211,19 @@ class FrontEnd(PaddedBatchModule):
         """The op on a padded batch; the result's steps beyond each item's length are ignored."""
         return self._shorten(fill_padding(x, lengths, self._pad_value))
 
+    def _stream_op(self, x: Tensor) -> Tensor:
+        return self._shorten(x)
+
+    def _delayed(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        """The op, on the input delayed by :attr:`delay` steps of padding (a causal op)."""
+        delay = self.delay
+        if not delay:
+            return self._shorten(x) if lengths is None else self._shorten_padded(x, lengths)
+        time = x.shape[-1]
+        x = F.pad(x, (delay, 0), value=self._pad_value)
+        y = self._shorten(x) if lengths is None else self._shorten_padded(x, lengths + delay)
+        return y[..., : self.output_length(time)]
+
     def require_length(self, time: int) -> None:
         """Raises a ValueError naming :attr:`min_length` if ``time`` gives no output step."""
         require_steps(type(self).__name__, time, self.output_length,
@@ -175,6 +243,11 @@ class FrontEnd(PaddedBatchModule):
             TypeError: ``x`` is not a real floating-point tensor, or ``lengths`` not integer.
             ValueError: ``x`` is not 3-D, ``lengths`` has the wrong size or range, or
                 ``x`` is shorter than :attr:`min_length` and no ``lengths`` are given.
+            RuntimeError: under ``torch.jit.trace`` (use ``torch.export``).
+
+        Export: traceable by ``torch.export``, the dynamo ONNX exporter and
+        ``torch.compile(dynamic=True)``. Shape, dtype and ``min_length`` checks hold
+        there too; the range of the ``lengths`` values is checked in eager mode only.
         """
         lengths = self.check_batch(x, lengths)
         time = x.shape[-1]
@@ -182,13 +255,13 @@ class FrontEnd(PaddedBatchModule):
             self.require_length(time)
             if x.shape[1] == 0:
                 return self._empty_output(x, self.output_length(time)), None
-            return self._shorten(x), None
+            return self._delayed(x, None), None
         out_lengths = self.output_length(lengths)
         if self.output_length(time) < 1 or x.shape[1] == 0:
             # No channel, or every item too short for one step: nothing to compute, and
             # nothing handed to torch's kernels (some crash on such inputs in half precision).
             return self._empty_output(x, self.output_length(time)), out_lengths
-        y = self._shorten_padded(x, lengths)
+        y = self._delayed(x, lengths)
         return self.mask_output(y, out_lengths), out_lengths
 
     def _empty_output(self, x: Tensor, steps: int) -> Tensor:

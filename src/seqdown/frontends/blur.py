@@ -23,6 +23,7 @@ from torch import Tensor
 from seqdown._validation import check_positive_int
 from seqdown.dsp.filters import binomial_taps
 from seqdown.frontends.base import FrontEnd, fill_padding
+from seqdown.frontends.streaming import StreamGeometry
 from seqdown.lengths import Length, blur_pool_length, composed_receptive_field, conv_length
 
 __all__ = ["MAX_ORDER", "BlurPool", "blur_pool"]
@@ -54,6 +55,11 @@ def _blur_stride(x: Tensor, taps: Tensor, factor: int) -> Tensor:
     weight = taps.to(x).view(1, 1, -1).expand(channels, 1, -1)
     x = F.pad(x, (order // 2, order - order // 2))
     return F.conv1d(x, weight, stride=factor, groups=channels)
+
+
+def _dense_max(x: Tensor, factor: int) -> Tensor:
+    """Max over ``factor`` consecutive steps, stride 1 (``max_pool2d``: dynamic under export)."""
+    return F.max_pool2d(x.unsqueeze(-2), (1, factor), 1).squeeze(-2)
 
 
 def blur_pool(x: Tensor, factor: int, order: int | None = None) -> Tensor:
@@ -123,14 +129,20 @@ class BlurPool(FrontEnd):
         # The dense max (window `factor`), then the blur (`order + 1` taps), both stride 1.
         return composed_receptive_field([(self.stride, 1), (self.order + 1, 1)])
 
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        # Output t blurs the dense maxima t*f - order//2 ... t*f - order//2 + order, and
+        # the maximum at p reads the steps p ... p + f - 1.
+        return StreamGeometry(1, self.stride, self.order // 2, self.stride + self.order)
+
     def output_length(self, n: Length) -> Length:
         return blur_pool_length(n, self.stride)
 
     def _shorten(self, x: Tensor) -> Tensor:
-        return _blur_stride(F.max_pool1d(x, self.stride, 1), self.taps, self.stride)
+        return _blur_stride(_dense_max(x, self.stride), self.taps, self.stride)
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
-        peaks = F.max_pool1d(fill_padding(x, lengths, self._pad_value), self.stride, 1)
+        peaks = _dense_max(fill_padding(x, lengths, self._pad_value), self.stride)
         peaks = fill_padding(peaks, conv_length(lengths, self.stride), 0.0)
         return _blur_stride(peaks, self.taps, self.stride)
 

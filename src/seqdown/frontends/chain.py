@@ -12,6 +12,7 @@ rounded up to whole input steps.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 from typing import cast
@@ -26,6 +27,7 @@ from seqdown.frontends.pooling import AvgPool, MaxPool
 from seqdown.frontends.pyramid import PyramidPool
 from seqdown.frontends.resampling import Decimate
 from seqdown.frontends.stack import FrameStack
+from seqdown.frontends.streaming import ChainStreamer, Streamer, StreamGeometry, chain_lookahead
 from seqdown.lengths import Length, check_steps, composed_receptive_field
 
 __all__ = ["SPEC_NAMES", "Chain", "build_frontend"]
@@ -116,6 +118,43 @@ class Chain(FrontEnd):
 
     def _shorten(self, x: Tensor) -> Tensor:
         return x
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        """The identity's geometry; only an empty chain streams with it."""
+        return StreamGeometry()
+
+    @property
+    def delay(self) -> int:
+        """Input steps the causal stages delay the chain by: ``sum(delay_i * factor_before_i)``."""
+        total: int | Fraction = 0
+        step: int | Fraction = 1
+        for stage in self._frontends:
+            total += stage.delay * step
+            if stage.factor is None:  # a PyramidPool ends the chain
+                break
+            step = step * stage.factor
+        return math.ceil(total)
+
+    @property
+    def lookahead(self) -> int:
+        """Exactly the lookahead of the stages streamed one after the other."""
+        if not len(self.stages):
+            return 0
+        factor = self.factor
+        bound = 1 if factor is None else math.ceil(factor)
+        return chain_lookahead([(stage.stream_geometry, stage.output_length)
+                                for stage in self._frontends], self.output_length, bound)
+
+    def streamer(self) -> Streamer | ChainStreamer:  # type: ignore[override]
+        """Streams every stage in turn; see :meth:`FrontEnd.streamer`.
+
+        Raises:
+            ValueError: a stage cannot stream (a :class:`PyramidPool`).
+        """
+        if not len(self.stages):
+            return super().streamer()
+        return ChainStreamer([stage.streamer() for stage in self._frontends])
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, receptive_field={self.receptive_field}"

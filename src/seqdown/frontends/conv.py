@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd
-from seqdown.lengths import Length, conv_length, kernel_span
+from seqdown.frontends.streaming import StreamGeometry
+from seqdown.lengths import Length, causal_delay, conv_length, kernel_span
 
 __all__ = ["StridedConv"]
 
@@ -31,6 +32,9 @@ class StridedConv(FrontEnd):
         padding: implicit zeros on both sides.
         dilation: spacing between taps.
         bias: learn an additive bias.
+        causal: delay the input by ``delay = causal_delay(padding, kernel_span)`` zeros, so
+            that output step ``t`` depends on no input after ``t * stride`` (``lookahead``
+            0 when ``2 * padding < kernel_span``); the length law stays :func:`conv_length`.
 
     Attributes:
         weight: ``(out_channels, in_channels, kernel_size)``, initialised as ``nn.Conv1d``.
@@ -50,8 +54,10 @@ class StridedConv(FrontEnd):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
-                 padding: int = 0, dilation: int = 1, bias: bool = True) -> None:
+                 padding: int = 0, dilation: int = 1, bias: bool = True,
+                 causal: bool = False) -> None:
         super().__init__()
+        self.causal = bool(causal)
         self.in_channels = check_positive_int("in_channels", in_channels)
         self.out_channels = check_positive_int("out_channels", out_channels)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
@@ -78,6 +84,12 @@ class StridedConv(FrontEnd):
     def receptive_field(self) -> int:
         return kernel_span(self.kernel_size, self.dilation)
 
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        span = kernel_span(self.kernel_size, self.dilation)
+        delay = causal_delay(self.padding, span) if self.causal else 0
+        return StreamGeometry(1, self.stride, self.padding, span, delay)
+
     def output_length(self, n: Length) -> Length:
         return conv_length(n, self.kernel_size, self.stride, self.padding, self.dilation)
 
@@ -97,4 +109,4 @@ class StridedConv(FrontEnd):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-                f"bias={self.bias is not None}")
+                f"bias={self.bias is not None}, causal={self.causal}")

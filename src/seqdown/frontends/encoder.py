@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NoReturn
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqdown._validation import check_choice, check_positive_int, check_signal
+from seqdown._validation import (
+    check_choice,
+    check_positive_int,
+    check_signal,
+    is_tracing,
+    legacy_tracing_message,
+    refuse_legacy_tracing,
+)
 from seqdown.frontends.base import FrontEnd
 from seqdown.frontends.chain import Chain, build_frontend
-from seqdown.lengths import Length
+from seqdown.frontends.streaming import EncoderStreamer
+from seqdown.lengths import Length, valid_steps
 
 __all__ = ["RNNEncoder"]
 
@@ -90,13 +98,45 @@ class RNNEncoder(nn.Module):
         """Output steps for ``n`` input steps; see :meth:`FrontEnd.output_length`."""
         return self.frontend.output_length(n)
 
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: refuse with a pointer to ``torch.export``."""
+        raise RuntimeError(legacy_tracing_message(type(self).__name__))
+
+    @property
+    def lookahead(self) -> int:
+        """The front-end's lookahead: a recurrent layer emits each step as it arrives."""
+        return self.frontend.lookahead
+
+    def streamer(self) -> EncoderStreamer:
+        """A new :class:`~seqdown.frontends.streaming.EncoderStreamer` (unidirectional only).
+
+        It carries the front-end's state and the recurrent state across chunks;
+        ``push`` returns ``(batch, m, hidden_size)``, and the concatenation over
+        chunks and ``flush()`` equals ``self(x)[0]``.
+
+        Raises:
+            ValueError: the encoder is bidirectional (its backward direction needs the
+                whole input).
+        """
+        if self.rnn.bidirectional:
+            raise ValueError("a bidirectional RNNEncoder cannot stream: its backward direction "
+                             "starts at the end of the input; build it with "
+                             "bidirectional=False to stream")
+        return EncoderStreamer(self.frontend.streamer(), self.rnn)
+
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Encodes ``x``.
 
+        Eager code packs the sequences; a traced one (``torch.export``, ONNX,
+        ``torch.compile``) runs a unidirectional encoder over the padded batch and
+        zeroes the padding, which gives the same valid steps (a forward recurrence
+        never reads ahead).
+
         Raises:
             ValueError: ``x`` does not have ``input_size`` channels, or as
-                :meth:`FrontEnd.forward`.
+                :meth:`FrontEnd.forward`; a bidirectional encoder traced with ``lengths``.
         """
+        refuse_legacy_tracing(type(self).__name__)
         check_signal(x)
         if x.shape[1] != self.input_size:
             raise ValueError(f"x must have input_size={self.input_size} channels "
@@ -106,6 +146,13 @@ class RNNEncoder(nn.Module):
         if out_lengths is None:
             return self.rnn(sequence)[0], None
         batch, steps = sequence.shape[:2]
+        if is_tracing():
+            if self.rnn.bidirectional:
+                raise ValueError("a bidirectional RNNEncoder can be exported or compiled only "
+                                 "without lengths (packing needs data-dependent shapes); export "
+                                 "it as encoder(x), or use bidirectional=False")
+            valid = valid_steps(out_lengths.to(x.device), steps)
+            return self.rnn(sequence)[0].masked_fill(~valid[..., None], 0.0), out_lengths
         output = sequence.new_zeros(batch, steps, self.output_size)
         keep = torch.nonzero(out_lengths > 0).flatten()
         if keep.numel():

@@ -24,7 +24,8 @@ from torch import Tensor
 
 from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd, fill_padding
-from seqdown.lengths import Length, kernel_span, pool_length
+from seqdown.frontends.streaming import StreamGeometry
+from seqdown.lengths import Length, causal_delay, kernel_span, pool_length
 
 __all__ = ["AvgPool", "MaxPool"]
 
@@ -33,8 +34,9 @@ class _Pool(FrontEnd):
     """Arguments, length rule and repr shared by MaxPool and AvgPool."""
 
     def __init__(self, kernel_size: int, stride: int | None, padding: int, dilation: int,
-                 ceil_mode: bool) -> None:
+                 ceil_mode: bool, causal: bool) -> None:
         super().__init__()
+        self.causal = bool(causal)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else check_positive_int("stride", stride)
         self.dilation = check_positive_int("dilation", dilation)
@@ -55,13 +57,19 @@ class _Pool(FrontEnd):
     def receptive_field(self) -> int:
         return kernel_span(self.kernel_size, self.dilation)
 
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        span = kernel_span(self.kernel_size, self.dilation)
+        delay = causal_delay(self.padding, span) if self.causal else 0
+        return StreamGeometry(1, self.stride, self.padding, span, delay)
+
     def output_length(self, n: Length) -> Length:
         return pool_length(n, self.kernel_size, self.stride, self.padding, self.dilation,
                            self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}, causal={self.causal}")
 
 
 class MaxPool(_Pool):
@@ -73,12 +81,18 @@ class MaxPool(_Pool):
         padding: implicit ``-inf`` on both sides, at most ``kernel_size // 2``.
         dilation: spacing between the steps of a window.
         ceil_mode: round the output length up (torch's rule; see :func:`pool_length`).
+        causal: delay the input by ``delay = causal_delay(padding, kernel_span)`` steps of
+            ``-inf``, so that output step ``t`` depends on no input after ``t * stride``
+            (``lookahead`` 0 when ``2 * padding < kernel_size`` and not ``ceil_mode``); the
+            length law stays :func:`pool_length`.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
         - y: ``(batch, channels, pool_length(time, ...))``.
 
-    Works with autograd and on any device; equals ``nn.MaxPool1d`` when ``lengths`` is None.
+    Works with autograd and on any device; equals ``nn.MaxPool1d`` when ``lengths`` is None
+    (and not causal). It runs as ``max_pool2d`` over an added axis, which keeps the time
+    axis dynamic under ``torch.export`` (``max_pool1d`` pins it).
 
     Example:
         >>> y, out = MaxPool(2)(torch.arange(5.0).view(1, 1, 5), torch.tensor([5]))
@@ -89,12 +103,12 @@ class MaxPool(_Pool):
     _pad_value = float("-inf")
 
     def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
-                 dilation: int = 1, ceil_mode: bool = False) -> None:
-        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+                 dilation: int = 1, ceil_mode: bool = False, causal: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode, causal)
 
     def _shorten(self, x: Tensor) -> Tensor:
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode)
+        return F.max_pool2d(x.unsqueeze(-2), (1, self.kernel_size), (1, self.stride),
+                            (0, self.padding), (1, self.dilation), self.ceil_mode).squeeze(-2)
 
 
 class AvgPool(_Pool):
@@ -106,6 +120,9 @@ class AvgPool(_Pool):
         padding: implicit zeros on both sides, at most ``kernel_size // 2``.
         ceil_mode: round the output length up (torch's rule; see :func:`pool_length`).
         count_include_pad: count the zero padding in the divisor.
+        causal: delay the input by ``delay = causal_delay(padding, kernel_size)`` zeros,
+            counted in the divisor like padding, so that output step ``t`` depends on no
+            input after ``t * stride``; needs ``count_include_pad``.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
@@ -119,19 +136,30 @@ class AvgPool(_Pool):
     """
 
     def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
-                 ceil_mode: bool = False, count_include_pad: bool = True) -> None:
-        super().__init__(kernel_size, stride, padding, 1, ceil_mode)
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 causal: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding, 1, ceil_mode, causal)
         self.count_include_pad = bool(count_include_pad)
+        if self.causal and not self.count_include_pad:
+            raise ValueError("causal=True delays the input by zeros that the average counts, "
+                             "so it needs count_include_pad=True, got count_include_pad=False")
 
     def _shorten(self, x: Tensor) -> Tensor:
         return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
-        x = fill_padding(x, lengths, 0.0).unsqueeze(-2)
-        sums = F.avg_pool2d(x, (1, self.kernel_size), (1, self.stride), (0, self.padding),
-                            self.ceil_mode, True, divisor_override=1).squeeze(-2)
-        start = torch.arange(sums.shape[-1], device=x.device) * self.stride - self.padding
+        x = fill_padding(x, lengths, 0.0)
+        # Window sums, gathered tap by tap at the window starts (avg_pool's divisor_override
+        # is lost in ONNX, and slicing a longer result would make dynamo guard on its size).
+        # The padding covers the last ceil_mode window, which ends before padding + stride.
+        steps = self.output_length(x.shape[-1])
+        padded = F.pad(x, (self.padding, self.padding + self.stride))
+        first = torch.arange(steps, device=x.device) * self.stride
+        sums = padded.index_select(-1, first)
+        for tap in range(1, self.kernel_size):
+            sums = sums + padded.index_select(-1, first + tap)
+        start = first - self.padding
         n = lengths.to(x.device)[:, None]
         end = start + self.kernel_size
         if self.count_include_pad:
@@ -143,4 +171,5 @@ class AvgPool(_Pool):
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}")
+                f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}, "
+                f"causal={self.causal}")

@@ -10,13 +10,19 @@ whatever its length: ``(batch, channels * sum(levels))``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, NoReturn
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqdown._validation import check_choice, check_lengths, check_positive_int, check_signal
+from seqdown._validation import (
+    check_choice,
+    check_lengths,
+    check_positive_int,
+    check_signal,
+    refuse_legacy_tracing,
+)
 from seqdown.frontends.base import FrontEnd, fill_padding
 from seqdown.lengths import Length, ceil_div, check_steps
 
@@ -144,8 +150,24 @@ class PyramidPool(FrontEnd):
     def output_channels(self, channels: int) -> int:
         return channels * sum(self.levels)
 
+    @property
+    def lookahead(self) -> None:  # type: ignore[override]
+        """None: the output waits for the whole item."""
+        return None
+
+    @property
+    def delay(self) -> int:
+        return 0
+
+    def streamer(self) -> NoReturn:
+        """Raises ValueError: a global pooling waits for the whole input, so it has no stream."""
+        raise ValueError("PyramidPool pools each item as a whole (its receptive field is the "
+                         "item), so it cannot stream; stream the front-end before it and pool "
+                         "the concatenated output")
+
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, None]:
         """Pools ``x``; see :func:`pyramid_pool`. Returns ``(y, None)``."""
+        refuse_legacy_tracing(type(self).__name__)
         return pyramid_pool(x, self.levels, self.mode, lengths), None
 
     def extra_repr(self) -> str:

@@ -1,17 +1,32 @@
 """Anti-aliased integer decimation and rational resampling.
 
-Both run a linear-phase low-pass designed from a spec (:func:`design_lowpass`)
-through the polyphase engine (:mod:`seqdown.dsp.polyphase`): zero delay, zero
-outside the signal, and the same numbers as ``scipy.signal.resample_poly(x, up,
-down, window=design_lowpass(up, down, ...))``.
+Both run a linear-phase Kaiser low-pass designed from a spec through the
+resampling engine (:mod:`seqdown.dsp.engine`), with zero delay:
+
+* ``method="direct"``: the exact polyphase path, the same numbers as
+  ``scipy.signal.resample_poly(x, up, down, window=design_lowpass(up, down, ...),
+  padtype=padtype)``;
+* ``method="fft"``: overlap-save FFT, whose cost does not grow with the filter
+  and whose memory does not grow with ``up * down``; it equals ``resample_poly``
+  with ``window=module.taps`` up to the stopband level
+  (:func:`seqdown.dsp.engine.fft_error_bound`);
+* ``method="auto"`` (the default) picks ``"direct"`` for short filters at small
+  ratios (the ``Decimate`` default) and ``"fft"`` otherwise (the ``Resample``
+  default, and every ratio with large terms such as 16001 -> 16000 Hz).
 
 Defaults:
 
 * ``Decimate`` / ``decimate`` suit short feature sequences: 60 dB with the
   passband flat to half the output Nyquist frequency. Taps for factor 2, 3, 4,
   5, 6 and 8: 31, 47, 61, 77, 91, 123 (:data:`seqdown.dsp.filters.DECIMATE_DEFAULT_TAPS`).
-* ``Resample`` / ``resample`` suit waveforms: 100 dB of alias rejection with
-  the passband flat to 0.9 of the output Nyquist frequency.
+* ``Resample`` / ``resample`` suit waveforms: 120 dB of alias rejection with
+  the passband flat to 0.9 of the lower Nyquist frequency (``quality="hq"``);
+  ``quality="vhq"`` is 150 dB, flat to 0.95 (:data:`seqdown.dsp.filters.RESAMPLE_PRESETS`).
+
+``padtype`` says what lies beyond each end, as in ``resample_poly``: zeros
+(``"constant"``, the default), ``"edge"``, ``"line"``, ``"smooth"``, ``"mean"``,
+``"maximum"`` or ``"minimum"`` (:mod:`seqdown.dsp.padding`). In a padded batch
+each item's own end is its edge.
 """
 
 from __future__ import annotations
@@ -22,17 +37,28 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_waveform
+from seqdown._validation import check_positive_int, check_waveform, is_tracing
+from seqdown.dsp.engine import (
+    Method,
+    ResamplingPlan,
+    plan_buffer,
+    resample_rows,
+    resampling_plan,
+)
 from seqdown.dsp.filters import (
     DECIMATE_ATTENUATION,
     DECIMATE_TRANSITION,
     RESAMPLE_ATTENUATION,
     RESAMPLE_TRANSITION,
-    design_lowpass,
+    Quality,
+    quality_spec,
 )
-from seqdown.dsp.polyphase import apply_kernel, rate_ratio, resampling_kernel
+from seqdown.dsp.padding import PadType, check_padtype
+from seqdown.dsp.rates import rate_ratio
 from seqdown.frontends.base import FrontEnd, require_steps
-from seqdown.lengths import Length, resample_length
+from seqdown.frontends.direct import direct_resample, direct_weight
+from seqdown.frontends.streaming import StreamGeometry
+from seqdown.lengths import Length, causal_delay, resample_length
 
 __all__ = [
     "Decimate",
@@ -41,12 +67,29 @@ __all__ = [
     "resample",
 ]
 
+
+def _waveform_spec(quality: Quality | None, attenuation: float | None,
+                   transition: float | None) -> tuple[float, float]:
+    """``(attenuation, transition)`` from a preset name or explicit values (not both)."""
+    if quality is None:
+        return (RESAMPLE_ATTENUATION if attenuation is None else attenuation,
+                RESAMPLE_TRANSITION if transition is None else transition)
+    if attenuation is not None or transition is not None:
+        raise ValueError(f"pass either quality (got {quality!r}) or attenuation/transition, "
+                         "not both")
+    return quality_spec(quality)
+
+
 def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATION,
-             transition: float = DECIMATE_TRANSITION) -> Tensor:
+             transition: float = DECIMATE_TRANSITION, padtype: PadType = "constant",
+             method: Method = "auto") -> Tensor:
     """Low-pass filters ``x`` and keeps every ``factor``-th step, with zero delay.
 
-    Equals ``scipy.signal.resample_poly(x, 1, factor, axis=-1, window=taps)`` with
-    ``taps = design_lowpass(1, factor, attenuation=attenuation, transition=transition)``.
+    Equals ``scipy.signal.resample_poly(x, 1, factor, axis=-1, window=taps,
+    padtype=padtype)`` with ``taps = design_lowpass(1, factor,
+    attenuation=attenuation, transition=transition)``: exactly on the direct path
+    (the default for the default spec), up to the stopband level on the FFT path
+    (long filters; the same taps).
 
     Args:
         x: ``(..., time)`` floating-point tensor, any device.
@@ -55,6 +98,8 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATIO
             Nyquist frequency, and passband flatness.
         transition: fraction of the output Nyquist frequency given to the
             transition band; the gain is flat below ``1 - transition`` of it.
+        padtype: what lies beyond the ends (see the module notes).
+        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
 
     Returns:
         ``(..., resample_length(time, 1, factor))`` = ``(..., ceil(time / factor))``,
@@ -73,80 +118,149 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATIO
     """
     check_waveform(x)
     factor = check_positive_int("factor", factor)
-    kernel = resampling_kernel(1, factor, attenuation, transition)
+    plan = resampling_plan(1, factor, attenuation, transition, method)
     require_steps("decimate", x.shape[-1], lambda n: resample_length(n, 1, factor))
-    return apply_kernel(x, kernel)
+    return resample_rows(x, plan, check_padtype(padtype))
 
 
-def resample(x: Tensor, orig_freq: int, new_freq: int, *,
-             attenuation: float = RESAMPLE_ATTENUATION,
-             transition: float = RESAMPLE_TRANSITION) -> Tensor:
+def resample(x: Tensor, orig_freq: float, new_freq: float, *,
+             attenuation: float | None = None, transition: float | None = None,
+             quality: Quality | None = None, padtype: PadType = "constant",
+             method: Method = "auto") -> Tensor:
     """Resamples ``x`` from ``orig_freq`` to ``new_freq`` with an anti-aliasing low-pass.
 
-    Equals ``scipy.signal.resample_poly(x, up, down, axis=-1, window=taps)`` with
-    ``up / down = new_freq / orig_freq`` reduced and
-    ``taps = design_lowpass(up, down, attenuation=attenuation, transition=transition)``.
-    The stopband starts at the lower of the two Nyquist frequencies, so this both
-    downsamples (44100 -> 16000) and upsamples (8000 -> 16000).
+    ``up / down = new_freq / orig_freq``, reduced. The stopband starts at the
+    lower of the two Nyquist frequencies, so this both downsamples (44100 ->
+    16000) and upsamples (8000 -> 16000). With the default spec (120 dB, flat
+    to 0.9) every ratio runs the FFT path: the output equals
+    ``scipy.signal.resample_poly(x, up, down, axis=-1, window=taps, padtype=padtype)``
+    with ``taps = Resample(orig_freq, new_freq).taps`` up to
+    :func:`seqdown.dsp.engine.fft_error_bound` times the input's RMS (it is not
+    ``resample_poly`` with ``design_lowpass`` taps, except for ``up == 1``, where the
+    taps are the same). ``method="direct"`` gives exactly ``resample_poly`` with
+    ``design_lowpass(up, down, ...)`` taps for ratios with small terms.
 
     Args:
         x: ``(..., time)`` floating-point tensor, any device.
-        orig_freq: input sample rate in Hz (a positive integer).
-        new_freq: output sample rate in Hz (a positive integer).
-        attenuation: dB of alias (or image) rejection and passband flatness.
+        orig_freq: input sample rate in Hz: a positive integer (or an integral
+            float such as ``44100.0``) up to 768 kHz.
+        new_freq: output sample rate in Hz, likewise.
+        attenuation: dB of alias (or image) rejection and passband flatness
+            (default 120).
         transition: fraction of the lower Nyquist frequency given to the
-            transition band.
+            transition band (default 0.1).
+        quality: a named spec instead of ``attenuation``/``transition``:
+            ``"hq"`` (the default spec) or ``"vhq"`` (150 dB, flat to 0.95).
+        padtype: what lies beyond the ends (see the module notes).
+        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
 
     Returns:
         ``(..., resample_length(time, up, down))`` = ``(..., ceil(time * up / down))``,
         same dtype. Differentiable.
 
     Raises:
-        TypeError: ``x`` is not a real floating-point tensor, or a rate not an int.
-        ValueError: a rate < 1, ``attenuation``/``transition`` out of range, or ``x``
-            has no time step (as :class:`Resample` without lengths).
+        TypeError: ``x`` is not a real floating-point tensor, or a rate not a number.
+        ValueError: a rate that is not a whole number of Hz in [1, 768000], a spec
+            out of range, ``quality`` together with ``attenuation``/``transition``,
+            an unknown ``quality``, ``padtype`` or ``method``, or ``x`` has no time
+            step (as :class:`Resample` without lengths).
 
     Example:
         >>> resample(torch.randn(2, 44100), 44100, 16000).shape
         torch.Size([2, 16000])
+        >>> resample(torch.randn(16001), 16001, 16000).shape  # any ratio, bounded memory
+        torch.Size([16000])
     """
     check_waveform(x)
     up, down = rate_ratio(orig_freq, new_freq)
-    kernel = resampling_kernel(up, down, attenuation, transition)
+    plan = resampling_plan(up, down, *_waveform_spec(quality, attenuation, transition), method)
     require_steps("resample", x.shape[-1], lambda n: resample_length(n, up, down))
-    return apply_kernel(x, kernel)
+    return resample_rows(x, plan, check_padtype(padtype))
 
 
-class _Polyphase(FrontEnd):
-    """Shared body of Decimate and Resample: one cached polyphase kernel."""
+class _Resampler(FrontEnd):
+    """Shared body of Decimate and Resample: one cached plan and its array as a buffer."""
 
     weight: Tensor
+    traced_weight: Tensor
 
-    def __init__(self, up: int, down: int, attenuation: float, transition: float) -> None:
+    def __init__(self, up: int, down: int, attenuation: float, transition: float,
+                 padtype: PadType, method: Method, causal: bool = False) -> None:
         super().__init__()
         self.attenuation = float(attenuation)
         self.transition = float(transition)
-        self.kernel = resampling_kernel(up, down, self.attenuation, self.transition)
-        self.register_buffer("weight", torch.tensor(self.kernel.weight), persistent=False)
+        self.padtype = check_padtype(padtype)
+        self.causal = bool(causal)
+        self.plan: ResamplingPlan = resampling_plan(up, down, self.attenuation,
+                                                    self.transition, method)
+        self.register_buffer("weight", plan_buffer(self.plan), persistent=False)
+        # Streaming and tracing see only the filter and the ratio, not the engine.
+        self.ratio = (up, down)
+        taps = self.taps
+        self.register_buffer("traced_weight", direct_weight(taps, up), persistent=False)
+        half = (taps.size - 1) // 2
+        self._geometry = StreamGeometry(up, down, half, taps.size,
+                                        causal_delay(half, taps.size) if self.causal else 0)
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        if self.padtype != "constant":
+            raise ValueError(f"padtype={self.padtype!r} cannot stream: it reads the end of the "
+                             "signal before it has arrived; stream with padtype='constant'")
+        return self._geometry
+
+    def _check_traceable(self) -> None:
+        if self.padtype != "constant":
+            raise ValueError(f"padtype={self.padtype!r} is not traceable (each item's edges "
+                             "depend on its length); export a Module with padtype='constant'")
 
     @property
     def taps(self) -> np.ndarray:
-        """The low-pass filter, as :func:`design_lowpass` returns it."""
-        return design_lowpass(self.kernel.up, self.kernel.down, attenuation=self.attenuation,
-                              transition=self.transition)
+        """The low-pass at ``up`` times the input rate, as ``resample_poly``'s ``window``.
+
+        On the direct path these are the exact :func:`design_lowpass` taps it
+        runs; on the FFT path, the taps it matches up to the stopband level.
+        """
+        return self.plan.taps()
+
+    @property
+    def method(self) -> str:
+        """The engine that runs: ``"direct"`` or ``"fft"``."""
+        return self.plan.method
 
     @property
     def receptive_field(self) -> int:
-        return self.kernel.span
+        return self.plan.span
 
     def output_length(self, n: Length) -> Length:
-        return resample_length(n, self.kernel.up, self.kernel.down)
+        return resample_length(n, self.plan.up, self.plan.down)
 
     def _shorten(self, x: Tensor) -> Tensor:
-        return apply_kernel(x, self.kernel, self.weight)
+        if is_tracing():  # torch.export, ONNX, torch.compile: see seqdown.frontends.direct
+            self._check_traceable()
+            return direct_resample(x, self.traced_weight, *self.ratio)
+        return resample_rows(x, self.plan, self.padtype, self.weight)
+
+    def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
+        if self.padtype == "constant":  # zeros: the padding, zeroed, is the edge
+            return super()._shorten_padded(x, lengths)
+        if is_tracing():
+            self._check_traceable()
+        # Each item's own end is its edge: the items of each length run together, cut to it
+        # (the other padtypes read the last samples, and "mean" etc. all of them).
+        y = x.new_zeros(*x.shape[:-1], self.output_length(x.shape[-1]))
+        for n in torch.unique(lengths).tolist():
+            items = (lengths == n).nonzero()[:, 0].to(x.device)
+            out = resample_rows(x[items, :, :n], self.plan, self.padtype, self.weight)
+            y[items, :, : out.shape[-1]] = out.to(y.dtype)
+        return y
+
+    def extra_repr(self) -> str:
+        return (f"{super().extra_repr()}, method={self.method!r}"
+                + ("" if self.padtype == "constant" else f", padtype={self.padtype!r}"))
 
 
-class Decimate(_Polyphase):
+class Decimate(_Resampler):
     """Anti-aliased integer decimation of ``(batch, channels, time)`` sequences.
 
     A linear-phase Kaiser low-pass designed from ``attenuation`` and
@@ -162,6 +276,12 @@ class Decimate(_Polyphase):
         factor: integer decimation factor.
         attenuation: stopband attenuation and passband flatness in dB.
         transition: transition band as a fraction of the output Nyquist frequency.
+        padtype: what lies beyond each item's ends (see the module notes).
+        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
+        causal: delay the input by ``delay = (taps - 1) // 2`` zeros (15 for the default
+            factor 2), so that output step ``t`` depends on no input after ``t * factor``
+            (``lookahead`` 0); the length law stays ``ceil(time / factor)``, so the
+            last ``delay`` input steps reach the output only partly.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
@@ -177,29 +297,36 @@ class Decimate(_Polyphase):
     """
 
     def __init__(self, factor: int, attenuation: float = DECIMATE_ATTENUATION,
-                 transition: float = DECIMATE_TRANSITION) -> None:
+                 transition: float = DECIMATE_TRANSITION, padtype: PadType = "constant",
+                 method: Method = "auto", causal: bool = False) -> None:
         factor = check_positive_int("factor", factor)
-        super().__init__(1, factor, attenuation, transition)
+        super().__init__(1, factor, attenuation, transition, padtype, method, causal)
 
     @property
     def factor(self) -> int:
-        return self.kernel.down
+        return self.plan.down
 
 
-class Resample(_Polyphase):
+class Resample(_Resampler):
     """Rational resampling of ``(batch, channels, time)`` with an anti-aliasing low-pass.
 
     ``factor`` is the downsampling ratio ``Fraction(orig_freq, new_freq)``
     (reduced): 441/160 for 44100 -> 16000, 1/2 for 8000 -> 16000. The stopband
     starts at the lower of the input and output Nyquist frequencies; the
-    defaults give at least 100 dB of rejection there with the passband flat to
-    0.9 of it.
+    defaults give at least 120 dB of rejection there with the passband flat
+    (within 10 ** (-120 / 20)) to 0.9 of it. Any pair of rates up to 768 kHz
+    runs in bounded memory (16001 -> 16000 included); see :func:`resample` for
+    how the output relates to ``resample_poly``.
 
     Args:
-        orig_freq: input sample rate (positive int).
-        new_freq: output sample rate (positive int).
-        attenuation: stopband attenuation and passband flatness in dB.
-        transition: transition band as a fraction of the lower Nyquist frequency.
+        orig_freq: input sample rate in Hz (an integer or integral float, <= 768000).
+        new_freq: output sample rate in Hz, likewise.
+        attenuation: stopband attenuation and passband flatness in dB (default 120).
+        transition: transition band as a fraction of the lower Nyquist frequency
+            (default 0.1).
+        quality: ``"hq"`` or ``"vhq"`` instead of ``attenuation``/``transition``.
+        padtype: what lies beyond each item's ends (see the module notes).
+        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
@@ -210,16 +337,17 @@ class Resample(_Polyphase):
         torch.Size([1, 2, 16000])
     """
 
-    def __init__(self, orig_freq: int, new_freq: int,
-                 attenuation: float = RESAMPLE_ATTENUATION,
-                 transition: float = RESAMPLE_TRANSITION) -> None:
+    def __init__(self, orig_freq: float, new_freq: float, attenuation: float | None = None,
+                 transition: float | None = None, *, quality: Quality | None = None,
+                 padtype: PadType = "constant", method: Method = "auto") -> None:
         up, down = rate_ratio(orig_freq, new_freq)
-        super().__init__(up, down, attenuation, transition)
+        super().__init__(up, down, *_waveform_spec(quality, attenuation, transition), padtype,
+                         method)
         self.orig_freq, self.new_freq = int(orig_freq), int(new_freq)
 
     @property
     def factor(self) -> Fraction:
-        return Fraction(self.kernel.down, self.kernel.up)
+        return Fraction(self.plan.down, self.plan.up)
 
     def extra_repr(self) -> str:
         return f"orig_freq={self.orig_freq}, new_freq={self.new_freq}, " + super().extra_repr()

@@ -7,11 +7,13 @@ filtered; the model sees every input value, ``factor`` times fewer steps.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from seqdown._validation import check_positive_int
 from seqdown.frontends.base import FrontEnd
+from seqdown.frontends.streaming import StreamGeometry
 from seqdown.lengths import Length, stack_length
 
 __all__ = ["FrameStack", "frame_stack"]
@@ -19,12 +21,12 @@ __all__ = ["FrameStack", "frame_stack"]
 
 def _stack(x: Tensor, factor: int, pad_remainder: bool) -> Tensor:
     """The stacking itself, on ``(batch, channels, time)`` that gives at least one step."""
-    batch, channels, time = x.shape
-    steps = stack_length(time, factor, pad_remainder)
-    x = F.pad(x, (0, steps * factor - time)) if steps * factor > time else x[..., :steps * factor]
-    # (batch, channels, steps, factor) -> (batch, factor, channels, steps)
-    x = x.reshape(batch, channels, steps, factor).permute(0, 3, 1, 2)
-    return x.reshape(batch, factor * channels, steps)
+    steps = stack_length(x.shape[-1], factor, pad_remainder)
+    # Step t of phase j is x[..., t * factor + j]: one strided slice per phase, concatenated
+    # channel-major. The padding makes every phase long enough; there is no branch on the
+    # length and no reshape of the time axis, which would pin it under torch.export.
+    x = F.pad(x, (0, factor - 1))
+    return torch.cat([x[..., j::factor][..., :steps] for j in range(factor)], dim=1)
 
 
 
@@ -86,6 +88,10 @@ class FrameStack(FrontEnd):
     @property
     def receptive_field(self) -> int:
         return self.stride
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        return StreamGeometry(1, self.stride, 0, self.stride)
 
     def output_length(self, n: Length) -> Length:
         return stack_length(n, self.stride, self.pad_remainder)

@@ -51,6 +51,7 @@ from seqdown._validation import check_choice, check_positive_int, check_waveform
 from seqdown.dsp.filters import DECIMATE_ATTENUATION, DECIMATE_TRANSITION
 from seqdown.frontends.base import PaddedBatchModule, fill_padding
 from seqdown.frontends.resampling import Resample, resample
+from seqdown.frontends.streaming import StreamGeometry
 from seqdown.lengths import Length, target_lengths, transposed_conv_length, upsample_length
 
 __all__ = ["TransposedConv", "Upsample", "pad_or_trim", "upsample"]
@@ -154,6 +155,9 @@ class _Upsampler(PaddedBatchModule):
         """The op on a batch whose padding is zero (``lengths`` None: no padding)."""
         raise NotImplementedError
 
+    def _stream_op(self, x: Tensor) -> Tensor:
+        return self._lengthen(x, None)
+
     def forward(self, x: Tensor, lengths: Tensor | None = None,
                 target_length: int | None = None) -> tuple[Tensor, Tensor | None]:
         """Lengthens ``x``.
@@ -250,6 +254,15 @@ class Upsample(_Upsampler):
     def output_length(self, n: Length) -> Length:
         return upsample_length(n, self.factor)
 
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        if self.resampler is not None:
+            return self.resampler.stream_geometry
+        if self.mode == "linear":
+            # Output t interpolates input steps floor((2t + 1 - f) / 2f) and the one after.
+            return StreamGeometry(2 * self.factor, 2, 3 * self.factor - 2, 4 * self.factor)
+        return StreamGeometry(self.factor, 1, self.factor - 1, self.factor)  # floor(t / f)
+
     def _lengthen(self, x: Tensor, lengths: Tensor | None) -> Tensor:
         if self.resampler is not None:
             return self.resampler(x)[0]
@@ -333,6 +346,12 @@ class TransposedConv(_Upsampler):
 
     def output_length(self, n: Length) -> Length:
         return transposed_conv_length(n, self.kernel_size, self.factor, self.padding)
+
+    @property
+    def stream_geometry(self) -> StreamGeometry:
+        # Output t sums the inputs i with 0 <= t + padding - i * factor < kernel_size.
+        return StreamGeometry(self.factor, 1, self.kernel_size - 1 - self.padding,
+                              self.kernel_size)
 
     def output_channels(self, channels: int) -> int:
         return self.out_channels

@@ -1,0 +1,105 @@
+"""What a resampler sees beyond the ends of a signal: ``padtype``, as ``resample_poly`` has it.
+
+A long filter reads ``half`` samples past each end. ``scipy.signal.resample_poly``
+offers several assumptions about them, and so does seqdown:
+
+* ``"constant"``: zeros (the default, and the only choice before ``padtype``);
+* ``"edge"``: the first and last samples, repeated;
+* ``"line"``: the straight line through the first and the last sample, continued;
+* ``"smooth"``: each end continued with the slope of its last two samples;
+* ``"mean"``, ``"maximum"``, ``"minimum"``: that statistic of the signal is
+  subtracted, the rest is zero-padded and resampled, and the statistic is added
+  back (a constant signal then comes back exactly constant).
+
+The extension is never materialised for the whole signal: :func:`extension`
+returns the few samples before and after it, and :func:`segment` reads any
+stretch of the extended signal, so engines copy only the blocks at the ends.
+A single sample has no slope: ``"line"`` and ``"smooth"`` then continue it flat.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+from seqdown._validation import check_choice
+
+__all__ = ["BACKGROUND_PADTYPES", "PADTYPES", "PadType", "background", "check_padtype",
+           "extension", "segment"]
+
+PadType = Literal["constant", "edge", "line", "smooth", "mean", "maximum", "minimum"]
+PADTYPES: tuple[str, ...] = get_args(PadType)
+#: Padtypes that subtract a statistic of the signal and zero-pad the rest.
+BACKGROUND_PADTYPES: tuple[str, ...] = ("mean", "maximum", "minimum")
+
+
+def check_padtype(padtype: PadType) -> PadType:
+    """Returns ``padtype`` after checking it is one of :data:`PADTYPES`."""
+    return check_choice("padtype", padtype, PADTYPES)
+
+
+def background(x: Tensor, padtype: str) -> Tensor | None:
+    """The ``(rows, 1)`` statistic a background padtype removes from ``(rows, time)``, or None."""
+    if padtype not in BACKGROUND_PADTYPES or x.shape[-1] == 0:
+        return None
+    if padtype == "mean":
+        return x.mean(dim=-1, keepdim=True)
+    reduce = torch.amax if padtype == "maximum" else torch.amin
+    return reduce(x, dim=-1, keepdim=True)
+
+
+def _end_slopes(x: Tensor, padtype: str) -> tuple[Tensor, Tensor]:
+    """Slopes (per sample) of the left and right continuation, each ``(rows, 1)``."""
+    time = x.shape[-1]
+    if time < 2 or padtype == "edge":
+        zero = x.new_zeros(x.shape[0], 1)
+        return zero, zero
+    if padtype == "line":
+        slope = (x[:, -1:] - x[:, :1]) / (time - 1)
+        return slope, slope
+    return x[:, 1:2] - x[:, :1], x[:, -1:] - x[:, -2:-1]  # "smooth"
+
+
+def extension(x: Tensor, padtype: str, before: int, after: int,
+              hold: int | None = None) -> tuple[Tensor, Tensor]:
+    """The ``before`` samples preceding and the ``after`` samples following ``(rows, time)``.
+
+    Background padtypes extend with zeros: subtract :func:`background` first.
+    An empty signal extends with zeros whatever the padtype. With ``hold``, the
+    continuation after the end stops changing ``hold`` samples past it: an
+    engine whose blocks reach far beyond the filter's support (the FFT path) then
+    sees a bounded signal there, not a ramp that grows with the block length.
+    """
+    rows, time = x.shape
+    if padtype == "constant" or padtype in BACKGROUND_PADTYPES or time == 0:
+        return x.new_zeros(rows, before), x.new_zeros(rows, after)
+    left_slope, right_slope = _end_slopes(x, padtype)
+    steps_before = torch.arange(-before, 0, dtype=x.dtype, device=x.device)
+    steps_after = torch.arange(1, after + 1, dtype=x.dtype, device=x.device)
+    if hold is not None:
+        steps_after = steps_after.clamp(max=hold)
+    return x[:, :1] + left_slope * steps_before, x[:, -1:] + right_slope * steps_after
+
+
+def segment(x: Tensor, left: Tensor, right: Tensor, start: int, stop: int) -> Tensor:
+    """Samples ``start:stop`` of ``cat(left, x, right)``, indexed from ``x``'s first sample.
+
+    Positions before ``left`` or after ``right`` read as zeros.
+    """
+    time = x.shape[-1]
+    pieces = []
+    low = -left.shape[-1]
+    if start < low:
+        pieces.append(x.new_zeros(x.shape[0], min(stop, low) - start))
+    if start < 0 and stop > low:
+        pieces.append(left[:, max(start, low) - low : min(stop, 0) - low])
+    if stop > 0 and start < time:
+        pieces.append(x[:, max(start, 0) : min(stop, time)])
+    high = time + right.shape[-1]
+    if stop > time and start < high:
+        pieces.append(right[:, max(start, time) - time : min(stop, high) - time])
+    if stop > high:
+        pieces.append(x.new_zeros(x.shape[0], stop - max(start, high)))
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)

@@ -1,0 +1,276 @@
+"""Chunked == offline: one streaming engine for every front-end, driven by its geometry.
+
+Every seqdown op is local: output step ``t`` reads a window of input steps
+whose bounds are linear in ``t`` (:func:`~seqdown.lengths.window_start` and
+:func:`~seqdown.lengths.window_stop`, fixed by four integers: ``up``, ``down``,
+``left`` and ``span``, the :class:`StreamGeometry`). The engine keeps the input
+from the start of the first window it has not emitted yet, and after each chunk
+runs the module's *own offline op* on that buffer, keeping only the output
+steps whose window lies inside it (:func:`~seqdown.lengths.ready_length`):
+
+* a buffer that starts at an input step ``a`` with ``a * up / down`` a whole
+  number gives output ``u`` equal to the offline output ``a * up / down + u``
+  wherever the window lies inside the buffer, because the op is shift
+  equivariant away from its edges; the buffer's own edges only change outputs
+  whose window crosses them, and those are not taken (except at the true start
+  and, on :meth:`Streamer.flush`, the true end, where the edges are the signal's);
+* so the concatenated output is the offline output, computed by the same code,
+  and the state is one window plus less than one chunk of input.
+
+A causal op (``delay`` > 0) is the offline op on the input delayed by ``delay``
+steps of its padding value; the engine delays the stream the same way. The
+offline length law decides how many steps exist in all, so :meth:`flush` emits
+exactly ``output_length(total)`` steps altogether.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from seqdown._validation import check_signal
+from seqdown.lengths import ready_length, stream_lookahead, window_start
+
+__all__ = ["ChainStreamer", "EncoderStreamer", "StreamGeometry", "Streamer"]
+
+
+@dataclass(frozen=True)
+class StreamGeometry:
+    """Where each output step of an op reads its input (see the module notes).
+
+    Attributes:
+        up: output steps per ``down`` input steps, in lowest terms with ``down``.
+        down: input steps per ``up`` output steps (an integer op's stride).
+        left: how far, in steps of the ``up``-times upsampled input, the window
+            of output ``t`` starts before ``t * down`` (an op's left padding).
+        span: the window's length in the same steps (an op's kernel span).
+        delay: input steps of padding a causal op prepends (0: not causal).
+    """
+
+    up: int = 1
+    down: int = 1
+    left: int = 0
+    span: int = 1
+    delay: int = 0
+
+    @property
+    def align(self) -> int:
+        """The buffer may start only at multiples of this many input steps."""
+        return self.down // math.gcd(self.up, self.down)
+
+    def ready(self, n: int) -> int:
+        """Output steps whose window lies in the first ``n`` (undelayed) input steps."""
+        return ready_length(n + self.delay, self.up, self.down, self.left, self.span)
+
+    def first_needed(self, t: int) -> int:
+        """The aligned (delayed) input step a buffer must start at to compute output ``t``."""
+        start = window_start(t, self.up, self.down, self.left)
+        return max(0, start // self.align * self.align)
+
+    def horizon(self) -> int:
+        """Input steps after which emission is periodic (for :func:`stream_lookahead`)."""
+        return 4 * (-(-(self.span + self.left) // self.up) + self.delay + self.down) + 16
+
+
+def _check_chunk(chunk: object, reference: Tensor | None) -> Tensor:
+    x = check_signal(chunk, "chunk")
+    if reference is not None and (x.shape[:2] != reference.shape[:2] or x.dtype != reference.dtype
+                                  or x.device != reference.device):
+        raise ValueError(
+            "chunk must continue the stream with the same (batch, channels), dtype and device "
+            f"as the first chunk, {tuple(reference.shape[:2])} {reference.dtype} on "
+            f"{reference.device}; got {tuple(x.shape[:2])} {x.dtype} on {x.device}"
+        )
+    return x
+
+
+class Streamer:
+    """Runs a front-end over a stream of chunks; the output equals the offline output.
+
+    Made by a front-end's ``streamer()``; see the module notes for how it works.
+    The ``batch`` items of a chunk are streams that advance together.
+
+    Args:
+        op: the module's offline op on ``(batch, channels, time)`` without padding.
+        geometry: where each output step reads its input.
+        output_length: the module's length law, for ints.
+        output_channels: the module's channel rule.
+        pad_value: what the op sees outside the signal (prepended ``delay`` times).
+
+    Example:
+        >>> pool = seqdown.MaxPool(3, stride=2, padding=1)
+        >>> stream, x = pool.streamer(), torch.randn(1, 2, 9)
+        >>> parts = [stream.push(c) for c in x.split([4, 0, 1, 4], dim=-1)] + [stream.flush()]
+        >>> [p.shape[-1] for p in parts], torch.equal(torch.cat(parts, -1), pool(x)[0])
+        ([2, 0, 0, 2, 1], True)
+    """
+
+    def __init__(self, op: Callable[[Tensor], Tensor], geometry: StreamGeometry,
+                 output_length: Callable[[int], int], output_channels: Callable[[int], int],
+                 pad_value: float = 0.0) -> None:
+        self._op, self.geometry = op, geometry
+        self._output_length, self._output_channels = output_length, output_channels
+        self._pad_value = pad_value
+        self._buffer: Tensor | None = None  # delayed input steps [_start, _received + delay)
+        self._start = 0
+        self._skip = 0  # input steps still to arrive that no output needs (a sparse stride)
+        self.received = 0  #: input steps pushed so far.
+        self.emitted = 0  #: output steps returned so far.
+        self._done = False
+
+    @property
+    def buffered(self) -> int:
+        """Input steps held as state (bounded by one window plus one chunk)."""
+        return 0 if self._buffer is None else self._buffer.shape[-1]
+
+    def push(self, chunk: Tensor) -> Tensor:
+        """Adds ``(batch, channels, n)`` input steps (any ``n >= 0``).
+
+        Returns:
+            ``(batch, output_channels, m)``: the output steps this chunk completes.
+
+        Raises:
+            RuntimeError: after :meth:`flush`.
+            TypeError, ValueError: ``chunk`` is not a 3-D floating tensor that
+                continues the stream (same batch, channels, dtype, device).
+        """
+        if self._done:
+            raise RuntimeError("push() after flush(): the stream has ended; make a new "
+                               "streamer() for a new stream")
+        chunk = _check_chunk(chunk, self._buffer)
+        if self._buffer is None:
+            self._buffer = chunk.new_full((*chunk.shape[:2], self.geometry.delay),
+                                          self._pad_value)
+        skip = min(self._skip, chunk.shape[-1])
+        self._skip -= skip
+        self._buffer = torch.cat([self._buffer, chunk[..., skip:]], dim=-1)
+        self.received += chunk.shape[-1]
+        ready = min(self._output_length(self.received), self.geometry.ready(self.received))
+        return self._emit(ready)
+
+    def flush(self) -> Tensor:
+        """Ends the stream and returns the remaining output steps.
+
+        Raises:
+            RuntimeError: called twice, or before any chunk (the batch and channels
+                are unknown).
+        """
+        if self._done or self._buffer is None:
+            raise RuntimeError("flush() needs a stream that was pushed at least one chunk "
+                               "(possibly empty) and not flushed yet")
+        y = self._emit(self._output_length(self.received))
+        self._done, self._buffer = True, None
+        return y
+
+    def _emit(self, ready: int) -> Tensor:
+        buffer = self._buffer
+        assert buffer is not None
+        batch, channels = buffer.shape[:2]
+        if ready <= self.emitted:
+            return buffer.new_zeros(batch, self._output_channels(channels), 0)
+        geometry = self.geometry
+        first = self._start * geometry.up // geometry.down  # output step of the buffer's start
+        y = self._op(buffer)[..., self.emitted - first : ready - first]
+        self.emitted = ready
+        start = max(self._start, geometry.first_needed(ready))
+        self._skip = max(0, start - (self._start + buffer.shape[-1]))
+        self._buffer = buffer[..., start - self._start :]
+        self._start = start
+        return y
+
+
+class ChainStreamer:
+    """Streams through every stage of a :class:`~seqdown.Chain` in turn.
+
+    Example:
+        >>> chain = seqdown.build_frontend("decimate:2+max:2")
+        >>> stream, x = chain.streamer(), torch.randn(2, 80, 50)
+        >>> y = torch.cat([stream.push(c) for c in x.split(7, dim=-1)] + [stream.flush()], -1)
+        >>> torch.allclose(y, chain(x)[0], atol=1e-6)
+        True
+    """
+
+    def __init__(self, stages: Sequence[Streamer | ChainStreamer]) -> None:
+        self.stages = list(stages)
+
+    @property
+    def buffered(self) -> int:
+        """Steps held as state by all stages together (each in its own input steps)."""
+        return sum(stage.buffered for stage in self.stages)
+
+    def push(self, chunk: Tensor) -> Tensor:
+        """As :meth:`Streamer.push`, through every stage."""
+        for stage in self.stages:
+            chunk = stage.push(chunk)
+        return chunk
+
+    def flush(self) -> Tensor:
+        """As :meth:`Streamer.flush`: each stage's remainder goes through the later stages."""
+        y = self.stages[0].flush()
+        for stage in self.stages[1:]:
+            y = torch.cat([stage.push(y), stage.flush()], dim=-1)
+        return y
+
+
+def chain_lookahead(streamers: Sequence[tuple[StreamGeometry, Callable[[int], int]]],
+                    output_length: Callable[[int], int], factor_bound: int) -> int:
+    """The exact lookahead of stages streamed in sequence (used by ``Chain.lookahead``).
+
+    Args:
+        streamers: each stage's geometry and length law, in order.
+        output_length: the whole chain's length law.
+        factor_bound: an integer at least the chain's total downsampling factor,
+            so that the horizon covers a full period of the composed emission.
+    """
+
+    def emitted(n: int) -> int:
+        for geometry, length in streamers:
+            n = min(length(n), geometry.ready(n))
+        return n
+
+    horizon, scale = 16, 1
+    for geometry, _ in streamers:
+        horizon += geometry.horizon() * scale
+        scale *= -(-geometry.down // geometry.up)
+    return stream_lookahead(emitted, output_length, horizon + 4 * factor_bound)
+
+
+class EncoderStreamer:
+    """Streams an :class:`~seqdown.RNNEncoder`: front-end state plus recurrent state.
+
+    Example:
+        >>> encoder = seqdown.RNNEncoder(8, 16, frontend="decimate:2+max:2").eval()
+        >>> stream, x = encoder.streamer(), torch.randn(1, 8, 40)
+        >>> y = torch.cat([stream.push(c) for c in x.split(4, dim=-1)] + [stream.flush()], 1)
+        >>> torch.allclose(y, encoder(x)[0], atol=1e-6)
+        True
+    """
+
+    def __init__(self, frontend: Streamer | ChainStreamer, rnn: nn.RNNBase) -> None:
+        self.frontend, self.rnn = frontend, rnn
+        self.state: Tensor | tuple[Tensor, Tensor] | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Input steps held by the front-end (the recurrent state is fixed-size)."""
+        return self.frontend.buffered
+
+    def _encode(self, features: Tensor) -> Tensor:
+        sequence = features.transpose(1, 2)  # (batch, steps, channels)
+        if not sequence.shape[1]:
+            return sequence.new_zeros(sequence.shape[0], 0, self.rnn.hidden_size)
+        output: Tensor
+        output, self.state = self.rnn(sequence, self.state)
+        return output
+
+    def push(self, chunk: Tensor) -> Tensor:
+        """Adds ``(batch, input_size, n)`` features; returns ``(batch, m, hidden_size)``."""
+        return self._encode(self.frontend.push(chunk))
+
+    def flush(self) -> Tensor:
+        """Ends the stream; returns the remaining ``(batch, m, hidden_size)``."""
+        return self._encode(self.frontend.flush())

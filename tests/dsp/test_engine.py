@@ -1,0 +1,139 @@
+"""Plan choice, bounded memory for every ratio, dtypes, autograd and devices of the engine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import seqdown
+from seqdown.dsp.engine import fft_error_bound, resample_rows, resampling_plan
+from seqdown.dsp.filters import DECIMATE_ATTENUATION, DECIMATE_TRANSITION, RESAMPLE_PRESETS
+from seqdown.dsp.rates import rate_ratio
+
+FIVE = [(48000, 16000), (44100, 16000), (22050, 16000), (16000, 8000), (8000, 16000)]
+ODD = [(16001, 16000), (44100, 44099), (48000, 44101), (22254, 16000), (11127, 8000),
+       (47999, 48000)]
+#: Ratios whose FFT blocks would be large: the tabulated filter runs them.
+HUGE = [(767999, 768000), (384001, 384000), (1, 768000), (96001, 8000)]
+MIB = 1 << 20
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 5, 6, 8])
+def test_decimate_defaults_run_the_exact_path(factor):
+    plan = resampling_plan(1, factor, DECIMATE_ATTENUATION, DECIMATE_TRANSITION)
+    assert plan.method == "direct"
+    assert seqdown.Decimate(factor).method == "direct"
+
+
+@pytest.mark.parametrize(("orig", "new"), FIVE + ODD, ids=str)
+@pytest.mark.parametrize("quality", ["hq", "vhq"])
+def test_waveform_defaults_run_the_fft_path_in_bounded_memory(orig, new, quality):
+    plan = resampling_plan(*rate_ratio(orig, new), *RESAMPLE_PRESETS[quality])
+    assert plan.method == "fft"
+    assert plan.fft is not None
+    assert plan.nbytes < 64 * MIB  # the filter's spectrum on the kept bins
+    # One block: at most a few times max(down, default block) samples, whatever up * down.
+    assert plan.fft.size <= 4 * max(plan.down, 8192)
+    assert plan.fft.size % plan.down == 0 and plan.fft.hop > 0
+
+
+@pytest.mark.parametrize(("orig", "new"), HUGE, ids=str)
+def test_huge_terms_run_the_table_in_bounded_memory(orig, new):
+    plan = resampling_plan(*rate_ratio(orig, new), *RESAMPLE_PRESETS["hq"])
+    assert plan.method == "table"
+    assert plan.nbytes < 64 * MIB
+
+
+def test_table_matches_the_fft_path(rng):
+    """Both run the same design_sinc filter: the table adds its interpolation error."""
+    x = torch.from_numpy(rng.standard_normal((2, 5000)))
+    fft = resample_rows(x, resampling_plan(160, 441, 120.0, 0.1, "fft"))
+    table = resample_rows(x, resampling_plan(160, 441, 120.0, 0.1, "table"))
+    assert (fft - table).abs().max() <= 2 * fft_error_bound(120.0)
+
+
+def test_extreme_decimation_is_refused_with_a_hint():
+    with pytest.raises(ValueError, match=r"filter of about \d+ input samples.* two steps"):
+        seqdown.Resample(768000, 100)
+
+
+def test_direct_method_refuses_huge_kernels():
+    with pytest.raises(ValueError, match=r"method='direct' for up=16000, down=16001 needs .* MiB"):
+        seqdown.Resample(16001, 16000, method="direct")
+    with pytest.raises(ValueError, match=r"method must be one of 'auto', 'direct', 'fft'"):
+        seqdown.Resample(16001, 16000, method="exact")
+
+
+def test_plans_are_cached():
+    assert resampling_plan(160, 441, 120.0, 0.1) is resampling_plan(320, 882, 120, 0.1)
+
+
+PEAK_RSS = textwrap.dedent("""
+    import json, resource, sys, torch, seqdown
+    torch.set_num_threads(1)
+    seqdown.resample(torch.randn(1, 4000), 3, 2)  # load the FFT and conv code first
+    def peak():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    report = {}
+    for orig, new in json.loads(sys.argv[1]):
+        x = torch.randn(1, orig)  # one second
+        before = peak()
+        y = seqdown.resample(x, orig, new)
+        assert y.shape == (1, new)
+        report[f"{orig}->{new}"] = peak() - before
+    print(json.dumps(report))
+""")
+
+
+@pytest.mark.slow
+def test_peak_memory_of_odd_ratios_in_a_subprocess():
+    """The first 1 s call at an odd ratio (design included) adds little to the peak RSS.
+
+    Before the FFT path, 16001 -> 16000 took 12.7 GB and 44100 -> 44099 was killed.
+    """
+    ratios = [(16001, 16000), (44100, 44099), (48000, 44101), (767999, 768000), (1, 768000)]
+    result = subprocess.run([sys.executable, "-c", PEAK_RSS, json.dumps(ratios)],
+                            capture_output=True, text=True, check=True, timeout=300)
+    growth = json.loads(result.stdout)
+    for name, extra in growth.items():
+        assert extra < 64 * MIB, f"{name}: peak RSS grew by {extra / MIB:.1f} MiB"
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("padtype", ["constant", "line", "mean"])
+def test_gradcheck(method, padtype):
+    x = torch.randn(2, 41, dtype=torch.float64, requires_grad=True)
+    plan = resampling_plan(2, 3, 60.0, 0.3, method)
+    assert torch.autograd.gradcheck(lambda x: resample_rows(x, plan, padtype), (x,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_dtypes(dtype):
+    x = torch.randn(2, 4410, dtype=torch.float64)
+    reference = seqdown.resample(x, 44100, 16000)
+    y = seqdown.resample(x.to(dtype), 44100, 16000)
+    assert y.dtype == dtype
+    # float32 and below: rounding of the input, the FFTs and the output only.
+    tolerance = {torch.float16: 2e-2, torch.bfloat16: 2e-2, torch.float32: 1e-5,
+                 torch.float64: 0.0}[dtype]
+    torch.testing.assert_close(y.double(), reference, atol=tolerance, rtol=tolerance)
+
+
+@CUDA
+@pytest.mark.parametrize(("orig", "new"), [(44100, 16000), (16001, 16000), (8000, 16000)],
+                         ids=str)
+def test_cuda_matches_cpu_and_keeps_autograd(orig, new):
+    x = torch.randn(2, 3, orig // 4)
+    module = seqdown.Resample(orig, new, padtype="line")
+    expected, _ = module(x)
+    got, _ = module.to("cuda")(x.cuda())
+    torch.testing.assert_close(got.cpu(), expected, atol=1e-5, rtol=1e-5)
+    leaf = x.cuda().double().requires_grad_()
+    seqdown.resample(leaf, orig, new).sum().backward()
+    assert leaf.grad is not None and leaf.grad.device.type == "cuda"
