@@ -21,6 +21,7 @@ from seqdown.dataset.merging import merge
 from seqdown.dataset.pipeline import dataset_lock, preprocess, shard_of
 from seqdown.dataset.progress import Progress
 from seqdown.dataset.settings import Settings, SettingsMismatch, UsageError
+from seqdown.dataset.utterance import process_file
 from tests.conftest import load, tree, write_audio
 
 
@@ -246,3 +247,21 @@ def test_plain_progress_lines_every_interval():
     assert lines[0].startswith("seqdown preprocess: 1/4 files, 2 in flight, 0.10 h of audio")
     with pytest.raises(ValueError, match="interval must be a positive number"):
         Progress(stream, interval=0)
+
+
+def test_temporaries_of_a_writer_killed_mid_run_are_removed(small, tmp_path, monkeypatch):
+    from seqdown.dataset import pipeline
+
+    def process_and_leave_a_temporary(job):
+        outcome = process_file(job)
+        # What a worker killed while writing another array leaves behind (atomic.py's name).
+        (Path(job.output_dir) / "features" / f".{job.source.replace('/', '_')}.1a2b.tmp"
+         ).write_bytes(b"partial")
+        return outcome
+
+    monkeypatch.setattr(pipeline, "process_file", process_and_leave_a_temporary)
+    preprocess(Settings.make(small), tmp_path / "out")
+    assert not list((tmp_path / "out" / "features").glob(".*"))
+    monkeypatch.undo()
+    preprocess(Settings.make(small), tmp_path / "clean")
+    assert tree(tmp_path / "out") == tree(tmp_path / "clean")

@@ -503,6 +503,8 @@ def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], o
             journal.close()
             if progress is not None:
                 progress.finish()
+        # A worker killed while writing an array leaves its temporary file: every job is done.
+        remove_temporaries(folder / FEATURES_DIR)
         counts = finish_dataset(folder, settings, entries, failures)
     texts_expected = settings.manifest is not None or bool(settings.transcripts)
     without_text = tuple(sorted(entry.record.source for entry in entries
