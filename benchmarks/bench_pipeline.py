@@ -20,7 +20,18 @@ in N spawned processes, whose start-up (importing torch or librosa, designing
 filters again) is timed. Nothing here asserts a
 speed: it measures.
 
-Usage: ``python benchmarks/bench_pipeline.py [--input DIR] [--files 24] [--seconds 30]``.
+With ``--scheduler local`` it compares seqdown's backends instead, on the same
+files: the local process pool and a Dask ``LocalCluster`` (``processes=True``,
+one thread per worker), each with 1 and 2 workers (``--workers``). Throughput
+is hours of audio per wall-clock hour. The local pool's wall time includes
+starting its worker processes (it starts them on each run); each Dask cluster
+is started and warmed up (one file per sample rate) before it is timed, and the
+time that took is shown apart (a cluster serves many runs). Dask's per-task
+overhead is measured apart too: the wall time per task of 200 tasks that do
+nothing, through the same executor, on one worker.
+
+Usage: ``python benchmarks/bench_pipeline.py [--input DIR] [--files 24] [--seconds 30]
+[--scheduler local]``.
 """
 
 from __future__ import annotations
@@ -103,6 +114,53 @@ def run_seqdown(folder: Path, output: Path, workers: int) -> float:
     return time.perf_counter() - start
 
 
+def _nothing(job: int) -> int:
+    """A task that does nothing, to measure what a task costs on its own."""
+    return job
+
+
+def compare_backends(folder: Path, warm: Path, scratch: Path, audio_seconds: float,
+                     worker_counts: list[int]) -> None:
+    """Prints the throughput of the local pool and of a Dask LocalCluster, and Dask's overhead."""
+    import distributed
+
+    from seqdown.dataset.cluster import DaskExecutor
+
+    settings = Settings.make(folder, frontend="decimate:2")
+    rows = []
+    overhead_ms = None
+    for workers in worker_counts:
+        local = run_seqdown(folder, scratch / f"local-{workers}", workers)
+        start = time.perf_counter()
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None) as cluster, \
+                distributed.Client(cluster, set_as_default=False) as client:
+            preprocess(Settings.make(warm, frontend="decimate:2"), scratch / f"warm-{workers}",
+                       scheduler=client)
+            started = time.perf_counter() - start
+            start = time.perf_counter()
+            summary = preprocess(settings, scratch / f"dask-{workers}", scheduler=client)
+            dask = time.perf_counter() - start
+            if summary.failed:
+                raise RuntimeError(f"{summary.failed} files failed on Dask")
+            if workers == 1:
+                tasks = 200
+                start = time.perf_counter()
+                for _ in DaskExecutor(client).map(_nothing, range(tasks), None):
+                    pass
+                overhead_ms = (time.perf_counter() - start) / tasks * 1000
+        rows += [("local pool", workers, local, ""),
+                 ("Dask LocalCluster", workers, dask, f"{started:.2f}")]
+    print(f"| {'backend':<17} | {'workers':>7} | {'wall (s)':>8} | {'audio h / wall h':>16} | "
+          f"{'vs local pool':>13} | {'cluster start + warm-up (s)':>27} |")
+    print(f"|{'-' * 19}|{'-' * 8}:|{'-' * 9}:|{'-' * 17}:|{'-' * 14}:|{'-' * 28}:|")
+    walls = {(name, workers): wall for name, workers, wall, _ in rows}
+    for name, workers, wall, started_text in rows:
+        ratio = walls[("local pool", workers)] / wall
+        print(f"| {name:<17} | {workers:>7} | {wall:>8.2f} | {audio_seconds / wall:>16.0f} | "
+              f"{ratio:>12.2f}x | {started_text:>27} |")
+    if overhead_ms is not None:
+        print(f"\nDask per-task overhead (no-op tasks, 1 worker): {overhead_ms:.2f} ms per task")
 def resampling_seconds(folder: Path) -> dict[str, float]:
     """Seconds each pipeline spends resampling the folder to 16 kHz (decoding not timed).
 
@@ -153,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per generated file (%(default)s)")
     parser.add_argument("--workers", type=int, nargs="+", default=None,
                         help="worker counts to time (default: 1 and the CPUs available)")
+    parser.add_argument("--scheduler", choices=["local"], default=None,
+                        help="compare the local pool with a Dask LocalCluster instead of "
+                             "librosa (needs seqdown[dask])")
     args = parser.parse_args(argv)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     worker_counts = args.workers or sorted({1, cpus or 1})
@@ -171,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         for rate, name in rates.items():  # one file per rate: each resampling filter is made
             shutil.copy(folder / name, warm / f"{rate}{Path(name).suffix}")
         run_seqdown(warm, scratch / "warm-seqdown", 1)
-        run_librosa(warm, scratch / "warm-librosa", 1)
         print(f"{len(names)} files, {audio_seconds:.0f} s of audio; one CPU thread per worker\n")
+        if args.scheduler == "local":
+            compare_backends(folder, warm, scratch, audio_seconds, args.workers or [1, 2])
+            return 0
+        run_librosa(warm, scratch / "warm-librosa", 1)
         print(f"| {'pipeline':<8} | {'workers':>7} | {'wall (s)':>8} | {'RTF':>7} | "
               f"{'x real time':>11} | {'seqdown speed-up':>16} |")
         print(f"|{'-' * 10}|{'-' * 9}:|{'-' * 9}:|{'-' * 8}:|{'-' * 12}:|{'-' * 17}:|")

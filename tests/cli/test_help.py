@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "numpy", "scipy", "soundfile", "torchaudio", "matplotlib")
+HEAVY = ("torch", "numpy", "scipy", "soundfile", "torchaudio", "matplotlib", "dask", "distributed")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["preprocess", "--help"], ["merge", "--help"],

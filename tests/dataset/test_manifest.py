@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from seqdown.dataset.atomic import atomic_write, remove_temporaries, save_array, write_text
-from seqdown.dataset.journal import Entry, Journal, is_current
+from seqdown.dataset.journal import SYNC_LINES, SYNC_SECONDS, Entry, Journal, is_current
 from seqdown.dataset.manifest import Failure, Record, read_jsonl, utterance_id, write_jsonl
 
 RECORD = Record(
@@ -105,6 +106,71 @@ def test_journal_ignores_a_torn_line_and_checks_sources(tmp_path):
     (tmp_path / RECORD.feature_filepath).write_bytes(b"x" * 10)
     source.write_bytes(b"12345")  # the source changed
     assert not is_current(entry, source.stat(), tmp_path, "digest")
+
+
+@dataclasses.dataclass(frozen=True)
+class NewerRecord(Record):
+    """A record as a later seqdown might write it: one more key, with a default."""
+
+    transcript: str = ""
+
+
+def test_from_json_reads_older_and_newer_lines():
+    older = json.loads(RECORD.to_json())
+    # A newer seqdown reads an older line: the missing key gets its default.
+    assert NewerRecord.from_json(json.dumps(older)) == NewerRecord(**older)
+    # An older seqdown reads a newer line: the unknown key is kept, in ``extra``.
+    newer = NewerRecord(**older, transcript="one two")
+    assert "transcript" in newer.to_json()
+    assert Record.from_json(newer.to_json()) == dataclasses.replace(
+        RECORD, extra={"transcript": "one two"})
+    # A key without a default is still required.
+    del older["sha256"]
+    with pytest.raises(ValueError, match=r"lacks the keys \['sha256'\]"):
+        NewerRecord.from_json(json.dumps(older))
+    with pytest.raises(ValueError, match="is not a JSON object"):
+        Record.from_json("[1, 2]")
+
+
+def test_journal_appends_are_synced_in_batches(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr("seqdown.dataset.journal.os.fsync",
+                        lambda handle: synced.append(handle) or real_fsync(handle))
+    journal = Journal(tmp_path)
+    entry = Entry(RECORD, 10, 20, 30)
+    for _ in range(SYNC_LINES - 1):
+        journal.append(entry)
+    assert synced == [] and journal.unsynced == SYNC_LINES - 1
+    # Every line reached the OS at once: another process (a resumed run) reads them all.
+    assert len(Journal(tmp_path).path.read_text().splitlines()) == SYNC_LINES - 1
+    journal.append(entry)
+    assert len(synced) == 1 and journal.unsynced == 0
+    journal.append(entry)
+    journal.close()
+    assert len(synced) == 2  # close syncs the last, partial batch
+    assert Journal(tmp_path).load() == {"a/b.wav": entry}
+
+
+def test_journal_syncs_a_batch_that_waited_too_long(tmp_path, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr("seqdown.dataset.journal.time.monotonic", lambda: clock[0])
+    journal = Journal(tmp_path)
+    journal.append(Entry(RECORD, 1, 2, 3))
+    assert journal.unsynced == 1
+    clock[0] = SYNC_SECONDS
+    journal.append(Entry(RECORD, 1, 2, 3))
+    assert journal.unsynced == 0
+    journal.close()
+
+
+def test_entry_moved_to_changes_only_the_absolute_path():
+    entry = Entry(RECORD, 10, 20, 30)
+    moved = entry.moved_to("/mnt/corpus/a/b.wav")
+    assert moved.record.audio_filepath == "/mnt/corpus/a/b.wav"
+    assert dataclasses.replace(moved.record, audio_filepath=RECORD.audio_filepath) == RECORD
+    assert (moved.source_size, moved.source_mtime_ns, moved.array_size) == (10, 20, 30)
+    assert entry.moved_to(RECORD.audio_filepath) is entry
 
 
 def test_new_record_keys_round_trip_and_are_left_out_when_unknown(tmp_path):

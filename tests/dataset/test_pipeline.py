@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from seqdown.dataset.merging import merge
 from seqdown.dataset.pipeline import dataset_lock, preprocess, shard_of
 from seqdown.dataset.progress import Progress
 from seqdown.dataset.settings import Settings, SettingsMismatch, UsageError
+from seqdown.dataset.utterance import process_file
 from tests.conftest import load, tree, write_audio
 
 
@@ -216,10 +218,50 @@ def test_progress_bar_only_on_a_terminal():
     for stream, bar in [(Terminal(), True), (io.StringIO(), False)]:
         progress = Progress(stream, "seqdown preprocess")
         progress.start(2)
+        progress.write("seqdown preprocess: failed a.wav: EmptyFile: the file is empty (0 bytes)")
         progress.advance(failure)
-        progress.advance()
+        progress.advance(seconds=1800.0, in_flight=0)
         progress.finish()
         text = stream.getvalue()
         assert "seqdown preprocess: failed a.wav: EmptyFile: the file is empty (0 bytes)\n" in text
-        assert ("\r[" in text and "2/2 files, 1 failed" in text and "ETA" in text) == bar
+        assert ("\r[" in text and "2/2 files, 1 failed, 0 in flight, 0.50 h of audio" in text
+                and "ETA" in text) == bar
         assert ("\r" in text) == bar
+
+
+def test_plain_progress_lines_every_interval():
+    stream = io.StringIO()
+    progress = Progress(stream, "seqdown preprocess", interval=0.05)
+    progress.start(4)
+    progress.advance(seconds=360.0, in_flight=2)
+    time.sleep(0.5)  # nothing finishes meanwhile: the lines still come
+    progress.advance(seconds=720.0, in_flight=1)
+    progress.finish()
+    written = stream.getvalue()
+    time.sleep(0.2)
+    assert stream.getvalue() == written  # no line after finish
+    lines = written.splitlines()
+    assert "\r" not in written and 3 <= len(lines) <= 12, lines
+    assert all(line.startswith("seqdown preprocess: ") and " files/s, ETA " in line
+               for line in lines)
+    assert lines[0].startswith("seqdown preprocess: 1/4 files, 2 in flight, 0.10 h of audio")
+    with pytest.raises(ValueError, match="interval must be a positive number"):
+        Progress(stream, interval=0)
+
+
+def test_temporaries_of_a_writer_killed_mid_run_are_removed(small, tmp_path, monkeypatch):
+    from seqdown.dataset import pipeline
+
+    def process_and_leave_a_temporary(job):
+        outcome = process_file(job)
+        # What a worker killed while writing another array leaves behind (atomic.py's name).
+        (Path(job.output_dir) / "features" / f".{job.source.replace('/', '_')}.1a2b.tmp"
+         ).write_bytes(b"partial")
+        return outcome
+
+    monkeypatch.setattr(pipeline, "process_file", process_and_leave_a_temporary)
+    preprocess(Settings.make(small), tmp_path / "out")
+    assert not list((tmp_path / "out" / "features").glob(".*"))
+    monkeypatch.undo()
+    preprocess(Settings.make(small), tmp_path / "clean")
+    assert tree(tmp_path / "out") == tree(tmp_path / "clean")

@@ -5,18 +5,23 @@ Each subcommand lives in :mod:`seqdown.cli` as a module with
 function of the parsed arguments returning the exit status.
 
 Exit status: 0 on success, 1 when the command ran but some inputs failed, 2 for
-usage errors (as argparse reports them, and a command whose extra is not installed).
+usage errors (as argparse reports them, and a command whose extra is not installed;
+nothing was changed), 3 for an internal error (an exception nobody expected: its
+traceback is printed, and it is a bug), 130 when interrupted (Ctrl-C); see
+:mod:`seqdown.cli.status`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from seqdown import __version__
 from seqdown._lazy import MissingExtra
 from seqdown.cli import analyze, export, merge, preprocess
+from seqdown.cli.status import INTERNAL_ERROR, INTERRUPTED, USAGE_ERROR
 
 __all__ = ["build_parser", "main"]
 
@@ -41,7 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except MissingExtra as error:  # a command whose extra is not installed: a usage error
         print(f"seqdown {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"\nseqdown {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        print(f"seqdown {args.command}: internal error (this is a bug in seqdown; please "
+              "report it with the traceback above)", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -4,26 +4,36 @@ pipeline."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from seqdown.cli.status import DONE, INPUTS_FAILED, INTERRUPTED, USAGE_ERROR
 from seqdown.dataset.options import (
-    AUDIO_EXTENSIONS,
     CHANNEL_MODES,
+    CONNECT_TIMEOUT,
     DEFAULT_CHANNELS,
     DEFAULT_FEATURES,
+    DEFAULT_FILE_TIMEOUT,
     DEFAULT_FRONTEND,
     DEFAULT_HOP_MS,
     DEFAULT_N_MELS,
     DEFAULT_N_MFCC,
+    DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_SAMPLE_RATE,
     DEFAULT_WIN_MS,
     FEATURE_KINDS,
     OPTION_NAMES,
 )
 
-__all__ = ["add_parser", "run"]
+if TYPE_CHECKING:
+    from seqdown.dataset.progress import Progress
+
+__all__ = ["add_parser", "configure_logging", "run"]
 
 _PROG = "seqdown preprocess"
 
@@ -57,7 +67,14 @@ outputs:
   OUTPUT_DIR/dataset.json     settings, parameters, versions and counts
   OUTPUT_DIR/features/*.npy   float32 arrays (feature_channels, num_frames)
 
-exit status: 0 all files succeeded, 1 some file failed, 2 usage error (nothing changed)
+on a Dask cluster (pip install 'seqdown[dask]'):
+  seqdown preprocess /shared/corpus /shared/out --scheduler tcp://head-node:8786
+  seqdown preprocess /shared/corpus /shared/out --scheduler-file ~/scheduler.json
+  seqdown preprocess corpus out --scheduler local --workers 8   (Dask's dashboard, one machine)
+  INPUT_DIR and OUTPUT_DIR must be at the same paths on every worker (checked first).
+
+exit status: 0 all files succeeded, 1 some file failed, 2 usage error (nothing changed),
+  3 internal error (a bug: a traceback is printed), 130 interrupted (run again to resume)
 
 transcript ids (--transcripts): the path relative to INPUT_DIR without extension
   (digits/one_us), or the file name without extension (one_us, as in LibriSpeech)
@@ -93,6 +110,13 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def _limit(text: str) -> float | None:
+    """A positive number of seconds, or 0 for no limit (None)."""
+    if text.strip() in {"0", "0.0"}:
+        return None
+    return _positive_float(text)
 
 
 def _cpus() -> int:
@@ -155,15 +179,98 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "matches '/')")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over in an OUTPUT_DIR made with other settings")
+    parser.add_argument("--file-timeout", type=_limit, default=DEFAULT_FILE_TIMEOUT,
+                        metavar="SECONDS",
+                        help="record a file that takes longer as a 'Timeout' failure and go on; "
+                             "0 for no limit (default: %(default)g)")
+    cluster = parser.add_argument_group(
+        "Dask cluster", "run the files as tasks on a Dask cluster (needs seqdown[dask])")
+    where = cluster.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running scheduler (tcp://host:8786), or 'local' to "
+                            "start a LocalCluster of --workers processes")
+    where.add_argument("--scheduler-file", type=Path, metavar="PATH",
+                       help="the scheduler file of 'dask scheduler --scheduler-file PATH' "
+                            "(waits --connect-timeout for it to appear)")
+    cluster.add_argument("--connect-timeout", type=_positive_float, default=CONNECT_TIMEOUT,
+                         metavar="SECONDS",
+                         help="give up on a scheduler not reached by then (default: "
+                              "%(default)g)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--progress-interval", type=_positive_float,
+                        default=DEFAULT_PROGRESS_INTERVAL, metavar="SECONDS",
+                        help="when standard error is not a terminal, a progress line this "
+                             "often (default: %(default)g)")
+    loudness = output.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true",
+                          help="also log details (and Dask's own messages)")
+    loudness.add_argument("-q", "--quiet", action="store_true",
+                          help="only warnings and errors: no progress, no line per failure")
     parser.set_defaults(run=run)
     return parser
 
 
+class _Formatter(logging.Formatter):
+    """``seqdown preprocess: MESSAGE``; ``warning:`` or ``error:`` before warnings and worse."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"{_PROG}: {level}{record.getMessage()}"
+
+
+@contextlib.contextmanager
+def configure_logging(args: argparse.Namespace, handler: logging.Handler) -> Iterator[None]:
+    """Sends the ``seqdown`` logger's records to ``handler`` at the level ``-v``/``-q`` give.
+
+    Default: INFO (each failure, and warnings); ``-q``: WARNING; ``-v``: DEBUG,
+    and Dask's own INFO messages too (else only its critical ones: the command
+    speaks for it, e.g. of a lost scheduler). The loggers are restored at the end of the block.
+    """
+    handler.setFormatter(_Formatter())
+    ours = logging.getLogger("seqdown")
+    # Dask's logging config gives some of its loggers levels of their own: set each one.
+    theirs = [logging.getLogger(name) for name in ["distributed", "tornado",
+                                                   *logging.root.manager.loggerDict]
+              if name.split(".")[0] in {"distributed", "tornado"}]
+    saved = (ours.level, ours.propagate, [logger.level for logger in theirs])
+    ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG if args.verbose else
+                  logging.WARNING if args.quiet else logging.INFO)
+    ours.propagate = False
+    for logger in theirs:
+        logger.setLevel(logging.INFO if args.verbose else logging.CRITICAL)
+    try:
+        yield
+    finally:
+        ours.removeHandler(handler)
+        ours.level, ours.propagate = saved[0], saved[1]
+        for logger, level in zip(theirs, saved[2], strict=True):
+            logger.setLevel(level)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Runs ``seqdown preprocess``; returns the exit status (0, 1 or 2)."""
+    """Runs ``seqdown preprocess``; returns the exit status (0, 1, 2 or 130).
+
+    130 also when the Dask scheduler is lost mid-run (run again to resume).
+
+    Exceptions other than usage errors propagate: :func:`seqdown.cli.main`
+    prints their traceback and exits 3.
+    """
+    from seqdown.dataset.progress import Progress, ProgressHandler
+
+    scheduler = args.scheduler if args.scheduler is not None else args.scheduler_file
+    if scheduler is not None:
+        import seqdown.dataset.cluster  # noqa: F401 - fails at once without the dask extra
+    progress = Progress(sys.stderr, _PROG, interval=args.progress_interval)
+    with configure_logging(args, ProgressHandler(progress)):
+        return _preprocess(args, scheduler, progress)
+
+
+def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
+                progress: Progress) -> int:
     from seqdown.dataset.pipeline import preprocess
-    from seqdown.dataset.progress import Progress
     from seqdown.dataset.settings import Settings, UsageError
+    from seqdown.dataset.workers import ExecutorLost
 
     try:
         settings = Settings.make(
@@ -172,23 +279,25 @@ def run(args: argparse.Namespace) -> int:
             n_mels=args.n_mels, n_mfcc=args.n_mfcc, win_ms=args.win_ms, hop_ms=args.hop_ms,
             frontend=args.frontend, channels=args.channels, num_shards=args.num_shards,
             shard_index=args.shard_index, exclude=args.exclude)
-        summary = preprocess(settings, args.output_dir, workers=args.workers,
-                             overwrite=args.overwrite, progress=Progress(sys.stderr, _PROG))
-    except (ValueError, UsageError) as error:
+    except ValueError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    try:
+        summary = preprocess(settings, args.output_dir, workers=args.workers,
+                             overwrite=args.overwrite,
+                             progress=None if args.quiet else progress, scheduler=scheduler,
+                             file_timeout=args.file_timeout,
+                             connect_timeout=args.connect_timeout)
+    except UsageError as error:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
     except KeyboardInterrupt:
         print(f"\n{_PROG}: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    if not summary.done + summary.skipped + summary.failed:
-        if args.manifest is not None:
-            print(f"{_PROG}: warning: no utterances in {args.manifest!r} (this shard)",
-                  file=sys.stderr)
-        else:
-            print(f"{_PROG}: warning: no audio files in {args.input_dir!r} (this shard, after "
-                  "--exclude); extensions read: " + ", ".join(sorted(AUDIO_EXTENSIONS)),
-                  file=sys.stderr)
+        return INTERRUPTED
+    except ExecutorLost as error:  # the cluster went away: an interruption, not a bug
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+        return INTERRUPTED
     for source in summary.without_text:
         print(f"{_PROG}: no text for {source}", file=sys.stderr)
     print(f"{_PROG}: {summary.line()}")
-    return 1 if summary.failed else 0
+    return INPUTS_FAILED if summary.failed else DONE

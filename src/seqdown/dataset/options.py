@@ -12,12 +12,15 @@ from typing import Literal, get_args
 __all__ = [
     "AUDIO_EXTENSIONS",
     "CHANNEL_MODES",
+    "CONNECT_TIMEOUT",
     "DEFAULT_CHANNELS",
     "DEFAULT_FEATURES",
+    "DEFAULT_FILE_TIMEOUT",
     "DEFAULT_FRONTEND",
     "DEFAULT_HOP_MS",
     "DEFAULT_N_MELS",
     "DEFAULT_N_MFCC",
+    "DEFAULT_PROGRESS_INTERVAL",
     "DEFAULT_SAMPLE_RATE",
     "DEFAULT_WIN_MS",
     "FEATURE_KINDS",
@@ -39,6 +42,14 @@ DEFAULT_WIN_MS = 25.0
 DEFAULT_HOP_MS = 10.0
 DEFAULT_FRONTEND = "none"
 DEFAULT_CHANNELS: ChannelMode = "mono"
+
+#: Seconds one file may take (--file-timeout): generous, an hour of audio takes well under a
+#: minute, so only a hung decoder or a dead mount reaches it.
+DEFAULT_FILE_TIMEOUT = 600.0
+#: Seconds between plain progress lines when standard error is not a terminal (a batch log).
+DEFAULT_PROGRESS_INTERVAL = 30.0
+#: Seconds to wait for a Dask scheduler (and for its scheduler file to appear).
+CONNECT_TIMEOUT = 30.0
 
 #: How each setting is spelled on the command line (the CLI registers these flags).
 OPTION_NAMES = {

@@ -3,8 +3,9 @@
 :func:`preprocess` lists the audio files (:func:`~seqdown.dataset.audio.find_audio`),
 keeps this shard's share, skips the files a previous run finished (the
 :mod:`~seqdown.dataset.journal`), processes the rest in worker processes
-(:func:`~seqdown.dataset.utterance.process_file`, :func:`~seqdown.dataset.workers.run_jobs`)
-and writes the dataset folder::
+(:func:`~seqdown.dataset.utterance.process_file`) on an executor (this machine's
+:class:`~seqdown.dataset.workers.LocalPool`, or a Dask cluster's
+:class:`~seqdown.dataset.cluster.DaskExecutor`) and writes the dataset folder::
 
     OUTPUT_DIR/
         dataset.json       settings, parameters, versions, counts (complete: true at the end)
@@ -30,6 +31,17 @@ num_shards``, where ``key`` is its path relative to INPUT_DIR (folder inputs) or
 its manifest line's ``id`` or ``audio_filepath[@offset]`` (manifest inputs); an
 invalid manifest line's failure goes to the shard of ``"<audio_filepath>:<line>"``.
 Adding utterances never moves the others between shards.
+
+Backends: one code path. The job function, its outcomes and the journal are the
+same on both; only the executor differs. On a cluster this process (the
+client) lists the files, keeps the journal and writes the manifests; the workers
+decode and write the arrays, so INPUT_DIR and OUTPUT_DIR must be at the same
+paths on every worker (checked before any work starts). A file that kills its
+worker becomes a ``WorkerCrash`` failure, one that runs past ``file_timeout`` a
+``Timeout`` failure; neither stops the run.
+
+Logging: through ``logging.getLogger("seqdown")``: a warning when there is nothing
+to process, each failure at INFO with its reason.
 """
 
 from __future__ import annotations
@@ -38,13 +50,14 @@ import contextlib
 import fnmatch
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqdown.dataset.atomic import remove_temporaries, write_text
 from seqdown.dataset.audio import find_audio
@@ -58,6 +71,7 @@ from seqdown.dataset.manifest import (
     total_hours,
     write_jsonl,
 )
+from seqdown.dataset.options import AUDIO_EXTENSIONS, CONNECT_TIMEOUT, DEFAULT_FILE_TIMEOUT
 from seqdown.dataset.progress import Progress
 from seqdown.dataset.settings import (
     DATASET_FILE,
@@ -71,7 +85,10 @@ from seqdown.dataset.settings import (
 from seqdown.dataset.sources import Utterance, folder_utterances, manifest_utterances
 from seqdown.dataset.transcripts import match_transcripts, read_transcripts
 from seqdown.dataset.utterance import Job, process_file
-from seqdown.dataset.workers import WorkerCrash, run_jobs
+from seqdown.dataset.workers import Executor, LocalPool, TimedOut, WorkerCrash
+
+if TYPE_CHECKING:
+    from seqdown.dataset.cluster import Scheduler
 
 __all__ = [
     "LOCK_FILE",
@@ -83,6 +100,8 @@ __all__ = [
     "preprocess",
     "shard_of",
 ]
+
+logger = logging.getLogger("seqdown")
 
 LOCK_FILE = ".lock"
 #: What --overwrite removes: seqdown's own outputs, never other files.
@@ -324,35 +343,103 @@ def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
             continue
         entry = journal.get(utterance.key)
         if entry is not None and is_current(entry, status, folder, utterance.digest):
-            finished.append(entry)
+            finished.append(entry.moved_to(utterance.audio_path))  # INPUT_DIR may have moved
         elif (entry is not None and entry.audio_digest == utterance.audio_digest
               and is_current(entry, status, folder, entry.input_digest)):
-            finished.append(_relabel(entry, utterance))  # only the text or extra keys changed
+            # Only the text or extra keys changed: the array stays.
+            finished.append(_relabel(entry, utterance).moved_to(utterance.audio_path))
         else:
             jobs.append(Job(utterance, os.fspath(folder), settings, status.st_size,
                             status.st_mtime_ns))
     return jobs, finished, failures
 
 
+@contextlib.contextmanager
+def _cluster(scheduler: Scheduler | None, workers: int, connect_timeout: float
+             ) -> Iterator[Any]:
+    """A Dask client for ``scheduler`` (None without one); nothing is written meanwhile."""
+    if scheduler is None:
+        yield None
+        return
+    from seqdown.dataset.cluster import connect
+
+    with connect(scheduler, workers=workers, timeout=connect_timeout) as client:
+        yield client
+
+
+def _check_cluster(client: Any, settings: Settings, folder: Path, created: bool) -> Executor:
+    """The cluster's executor, once its workers proved they share INPUT_DIR and OUTPUT_DIR.
+
+    On a failed check a folder this run created is removed again.
+    """
+    from seqdown.dataset.cluster import DaskExecutor, check_workers
+
+    try:
+        count = check_workers(client, settings.input_dir, folder)
+    except UsageError:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    logger.info("running on %d Dask workers of %s", count, client.scheduler_info().get("address"))
+    return DaskExecutor(client)
+
+
+def _recorded(job: Job, outcome: Entry | Failure | WorkerCrash[Job] | TimedOut[Job]
+             ) -> Entry | Failure:
+    """The outcome of ``job`` as the journal or ``failures.jsonl`` records it."""
+    if isinstance(outcome, WorkerCrash):
+        return job.utterance.failure("WorkerCrash", outcome.message)
+    if isinstance(outcome, TimedOut):
+        return job.utterance.failure("Timeout", outcome.message)
+    return outcome
+
+
+def _log_failure(failure: Failure) -> None:
+    logger.info("failed %s: %s: %s", failure.where, failure.error, failure.message)
+
+
+def _warn_empty(settings: Settings) -> None:
+    if settings.manifest is not None:
+        logger.warning("no utterances in %r (this shard)", settings.manifest)
+    else:
+        logger.warning("no audio files in %r (this shard, after --exclude); extensions read: "
+                       "%s", settings.input_dir, ", ".join(sorted(AUDIO_EXTENSIONS)))
+
+
 def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, workers: int = 1,
-               overwrite: bool = False, progress: Progress | None = None) -> Summary:
+               overwrite: bool = False, progress: Progress | None = None,
+               scheduler: Scheduler | None = None,
+               file_timeout: float | None = DEFAULT_FILE_TIMEOUT,
+               connect_timeout: float = CONNECT_TIMEOUT) -> Summary:
     """Preprocesses ``settings.input_dir`` into the dataset folder ``output_dir``.
 
     Args:
         settings: what to do to each file (see :meth:`Settings.make`).
         output_dir: the dataset folder; created if needed; resumed if it holds
             a dataset made with the same settings.
-        workers: worker processes (1 runs in this process).
+        workers: worker processes (1 runs in this process); with
+            ``scheduler="local"``, the workers of the local Dask cluster.
         overwrite: start over even if ``output_dir`` holds a dataset made with
             other settings (only seqdown's own outputs are removed).
         progress: reports files as they finish; None for silence.
+        scheduler: run on a Dask cluster instead of local processes: an
+            address (``"tcp://host:8786"``), a scheduler file (an
+            ``os.PathLike``, or a string that is not an address),
+            ``"local"`` for a ``LocalCluster`` of ``workers`` processes, or a
+            ``distributed.Client``. Needs the ``dask`` extra.
+        file_timeout: seconds one file may take before it is recorded as a
+            ``Timeout`` failure; None for no limit.
+        connect_timeout: seconds to wait for the scheduler.
 
     Returns:
         A :class:`Summary`; ``summary.failed`` files are in ``failures.jsonl``.
 
     Raises:
         UsageError: INPUT_DIR is not a folder, OUTPUT_DIR is not a dataset
-            folder, or another process is writing to it.
+            folder, or another process is writing to it; the scheduler cannot
+            be reached, or a worker cannot read INPUT_DIR or write OUTPUT_DIR.
+        MissingExtra: ``scheduler`` is given without the ``dask`` extra.
         SettingsMismatch: OUTPUT_DIR holds a dataset made with other settings
             (and not ``overwrite``); nothing was changed.
     """
@@ -364,7 +451,19 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
         raise UsageError(f"--manifest must be a file, got {settings.manifest!r}")
     _check_output(folder, settings, overwrite)
     inputs = _utterances(settings, folder)  # may refuse the inputs: before anything changes
-    folder.mkdir(parents=True, exist_ok=True)
+    with _cluster(scheduler, workers, connect_timeout) as client:
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        executor = None if client is None else _check_cluster(client, settings, folder, created)
+        return _run(settings, folder, output_dir, overwrite, progress, executor, workers,
+                    file_timeout, start, inputs)
+
+
+def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], overwrite: bool,
+         progress: Progress | None, executor: Executor | None, workers: int,
+         file_timeout: float | None, start: float,
+         inputs: tuple[list[Utterance], list[Failure]]) -> Summary:
+    """The body of :func:`preprocess`, once OUTPUT_DIR exists and the executor is ready."""
     with dataset_lock(folder):
         if overwrite:
             clear_outputs(folder)
@@ -380,27 +479,35 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
         jobs, entries, failures = _jobs(settings, folder, journal.load(), inputs)
         journal.rewrite(entries)  # drops stale entries and a torn last line
         skipped, processed_seconds = len(entries), 0.0
+        if not jobs and not entries and not failures:
+            _warn_empty(settings)
+        for failure in sorted(failures, key=failure_order):
+            _log_failure(failure)
+        # No more processes than jobs: a lone file runs here, without starting a pool.
+        runner = executor or LocalPool(max(1, min(workers, len(jobs))))
         if progress is not None:
-            for failure in sorted(failures, key=failure_order):
-                progress.report(failure)
             progress.start(len(jobs))
         try:
-            # No more processes than jobs: a lone file runs here, without starting a pool.
-            for job, outcome in run_jobs(process_file, jobs, max(1, min(workers, len(jobs)))):
-                if isinstance(outcome, WorkerCrash):
-                    outcome = job.utterance.failure("WorkerCrashed", outcome.message)
+            for job, done in runner.map(process_file, jobs, file_timeout):
+                outcome = _recorded(job, done)
+                seconds = 0.0
                 if isinstance(outcome, Entry):
                     journal.append(outcome)
                     entries.append(outcome)
-                    processed_seconds += outcome.record.duration
+                    seconds = outcome.record.duration
+                    processed_seconds += seconds
                 else:
+                    _log_failure(outcome)
                     failures.append(outcome)
                 if progress is not None:
-                    progress.advance(outcome if isinstance(outcome, Failure) else None)
+                    progress.advance(outcome if isinstance(outcome, Failure) else None,
+                                     seconds=seconds, in_flight=runner.in_flight)
         finally:
             journal.close()
             if progress is not None:
                 progress.finish()
+        # A worker killed while writing an array leaves its temporary file: every job is done.
+        remove_temporaries(folder / FEATURES_DIR)
         counts = finish_dataset(folder, settings, entries, failures)
     texts_expected = settings.manifest is not None or bool(settings.transcripts)
     without_text = tuple(sorted(entry.record.source for entry in entries

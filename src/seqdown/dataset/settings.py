@@ -5,6 +5,12 @@ resume it only with the same ones, and shards merge only when theirs agree
 (except the shard index). :func:`differences` names each option that differs
 as the user typed it (``--sample-rate 8000 (this run: 16000)``).
 
+Where the audio lives is not part of a dataset's identity: ``input_dir`` (an
+absolute path on this machine) is left out of ``dataset.json`` and of
+:func:`differences` (:data:`LOCATION`), so a corpus mounted at another path on
+another node, or moved, resumes and merges without ``--overwrite``; a source
+is known by its path relative to INPUT_DIR, its size and modification time.
+
 ``dataset.json`` holds the settings, the resampler, feature and front-end
 parameters that follow from them (factor, receptive field, frame rate), the
 library versions and the counts. It contains nothing that depends on the run
@@ -52,6 +58,7 @@ except ImportError as error:  # pragma: no cover - exercised by tests/test_extra
 
 __all__ = [
     "DATASET_FILE",
+    "LOCATION",
     "RESAMPLING",
     "Settings",
     "SettingsMismatch",
@@ -62,6 +69,8 @@ __all__ = [
 ]
 
 DATASET_FILE = "dataset.json"
+#: Settings that say where the inputs are, not what is done to them: not stored, not compared.
+LOCATION = ("input_dir",)
 #: The anti-aliasing low-pass of every resampling: :class:`seqdown.Resample`'s defaults.
 RESAMPLING = {"attenuation": RESAMPLE_ATTENUATION, "transition": RESAMPLE_TRANSITION}
 
@@ -202,17 +211,21 @@ class Settings:
         return f"{rule}; num_frames = output_length(feature_frames) of --frontend {self.frontend}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as JSON values."""
-        values = asdict(self)
+        """The settings as JSON values, without :data:`LOCATION` (``input_dir``)."""
+        values = {key: value for key, value in asdict(self).items() if key not in LOCATION}
         values["exclude"] = list(self.exclude)
         values["transcripts"] = list(self.transcripts)
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Settings:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; ``input_dir`` is ``""`` unless ``values`` has one.
+
+        Older ``dataset.json`` files stored ``input_dir``: it is read, never compared.
+        """
         known = {f.name for f in fields(cls)} - {"exclude", "transcripts"}
-        return cls(**{key: value for key, value in values.items() if key in known},
+        return cls(**{"input_dir": "", **{key: value for key, value in values.items()
+                                          if key in known}},
                    exclude=tuple(values.get("exclude", ())),
                    transcripts=tuple(values.get("transcripts", ())))
 
@@ -231,7 +244,7 @@ def differences(old: Settings, new: Settings, ignore: tuple[str, ...] = ()) -> l
     """The options in which ``new`` differs from ``old``, as ``--option OLD (this run: NEW)``."""
     found = []
     for key in OPTION_NAMES:
-        if key in ignore:
+        if key in ignore or key in LOCATION:
             continue
         before, after = getattr(old, key), getattr(new, key)
         if before != after:

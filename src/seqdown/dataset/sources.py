@@ -89,9 +89,10 @@ class Utterance:
         """SHA-256 of what decides its array: which file, and which part of it.
 
         Where only the text or the extra keys changed, a resumed run rewrites the
-        record and keeps the array.
+        record and keeps the array. The absolute ``audio_path`` is left out: a
+        corpus mounted elsewhere (or moved) is the same input (portable folders).
         """
-        return _sha256([self.key, self.source, self.audio_path, self.offset, self.duration])
+        return _sha256([self.key, self.source, self.offset, self.duration])
 
     def failure(self, error: str, message: str) -> Failure:
         """A :class:`Failure` of this utterance."""
