@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torchaudio.functional as AF
+from bench_resample import tone_levels  # the same tone measurement for both tables
 from scipy import signal
 
 import seqdown
@@ -104,25 +105,6 @@ def rows(orig: int, new: int) -> list[Row]:
         if run is not None:
             table.append(Row(f"soxr {quality}", "soxr", run))
     return table
-
-
-def tone_levels(run: Resampler, orig: int, new: int, positions: np.ndarray) -> np.ndarray:
-    """Output level (dB re. input) of 1 s tones at ``positions`` times the output Nyquist."""
-    t = np.arange(orig) / orig
-    frequencies = positions * min(orig, new) / 2
-    tones = np.cos(2 * np.pi * frequencies[:, None] * t + 0.3).astype(np.float32)
-    out = run(tones).astype(np.float64)
-    edge = out.shape[1] // 10
-    steps = np.arange(edge, out.shape[1] - edge) / new
-    out = out[:, edge : out.shape[1] - edge]
-    levels = []
-    for frequency, y in zip(frequencies, out, strict=True):
-        folded = abs((frequency + new / 2) % new - new / 2)  # where it lands at the new rate
-        basis = np.stack([np.cos(2 * np.pi * folded * steps), np.sin(2 * np.pi * folded * steps),
-                          np.ones_like(steps)], axis=1)
-        (a, b, _), *_ = np.linalg.lstsq(basis, y, rcond=None)
-        levels.append(20 * np.log10(np.hypot(a, b) + 1e-300))
-    return np.array(levels)
 
 
 def seconds_per_run(run: Resampler, x: np.ndarray, repeat: int) -> float:
