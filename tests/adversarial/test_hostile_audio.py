@@ -20,7 +20,7 @@ import soundfile
 import seqdown.dataset.utterance as utterance
 from seqdown.dataset import Settings, preprocess
 from seqdown.dataset.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, AudioStream
-from seqdown.dataset.pipeline import escaped_name
+from seqdown.dataset.progress import escaped_name
 from tests.conftest import write_audio
 
 
