@@ -305,29 +305,29 @@ def finish_dataset(folder: Path, settings: Settings, entries: list[Entry],
         The counts written to ``dataset.json``: utterances, failures, hours.
 
     Raises:
-        StorageError: a write failed; then there is no ``manifest.jsonl`` (and
-            ``dataset.json`` still says ``complete: false``).
+        StorageError: a write failed; then there is no ``manifest.jsonl`` nor
+            ``failures.jsonl`` (and ``dataset.json`` still says ``complete: false``).
     """
     entries = sorted(entries, key=lambda entry: entry.record.id)
     records = [entry.record for entry in entries]
     failures = sorted(failures, key=failure_order)
-    write_jsonl(folder / FAILURES_FILE, failures)
-    Journal(folder).rewrite(entries)
-    wanted = {Path(record.feature_filepath).name for record in records}
-    with storage_errors(folder / FEATURES_DIR):
-        for array in (folder / FEATURES_DIR).glob("*.npy"):
-            if array.name not in wanted:
-                array.unlink()
     counts = {"utterances": len(records), "failures": len(failures),
               "hours": total_hours(records),
               "without_text": sum(record.text is None for record in records)}
-    # The manifest, then "complete": true; a manifest without it is removed again.
     try:
+        write_jsonl(folder / FAILURES_FILE, failures)
+        Journal(folder).rewrite(entries)
+        wanted = {Path(record.feature_filepath).name for record in records}
+        with storage_errors(folder / FEATURES_DIR):
+            for array in (folder / FEATURES_DIR).glob("*.npy"):
+                if array.name not in wanted:
+                    array.unlink()
         write_jsonl(folder / MANIFEST_FILE, records)
-        _write_description(folder, settings, counts)
-    except StorageError:
-        with contextlib.suppress(OSError):
-            (folder / MANIFEST_FILE).unlink()
+        _write_description(folder, settings, counts)  # "complete": true, last
+    except StorageError:  # what describes an unfinished folder goes, as at the start of a run
+        for name in (MANIFEST_FILE, FAILURES_FILE):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
         raise
     return counts
 
