@@ -549,6 +549,7 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
         created = not folder.exists()
         with _refused_writes(folder):
             folder.mkdir(parents=True, exist_ok=True)
+        _probe_writes(folder)  # a read-only folder is refused before anything changes
         executor = None if client is None else _check_cluster(client, settings, folder, created)
         return _run(settings, folder, output_dir, overwrite, progress, executor, workers,
                     file_timeout, start, inputs, verify)
@@ -560,7 +561,6 @@ def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], o
          inputs: tuple[list[Utterance], list[Failure]], verify: bool) -> Summary:
     """The body of :func:`preprocess`, once OUTPUT_DIR exists and the executor is ready."""
     with dataset_lock(folder):
-        _probe_writes(folder)  # a read-only folder is refused before anything changes
         with storage_errors(folder):
             if overwrite:
                 clear_outputs(folder)
