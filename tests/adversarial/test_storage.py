@@ -243,3 +243,52 @@ def test_a_folder_without_write_permission_is_a_usage_error(inputs, tmp_path, ca
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o755)
+
+
+# --- seqdown merge: the same rules for the merged folder --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shards(inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("shards")
+    for index in range(2):
+        settings = Settings.make(inputs, num_shards=2, shard_index=index)
+        assert preprocess(settings, folder / f"s{index}", workers=1).failed == 0
+    return [folder / "s0", folder / "s1"]
+
+
+def test_a_full_disk_during_merge_is_exit_4_then_the_merge_succeeds(shards, tmp_path,
+                                                                   monkeypatch, capsys):
+    from seqdown.cli import main
+
+    merged = tmp_path / "merged"
+    with monkeypatch.context() as patch:
+        fail_renames(patch, merged, "features/", 2)  # the second array linked in
+        status = main(["merge", *map(str, shards), str(merged)])
+    lines = capsys.readouterr().err.splitlines()
+    assert status == STORAGE_FAILED
+    assert len(lines) == 1 and lines[0].startswith(f"seqdown merge: error: cannot write '{merged}")
+    assert "No space left on device (ENOSPC)" in lines[0]
+    assert not (merged / "manifest.jsonl").exists()
+    assert not list(merged.rglob(".*.tmp"))
+    assert [p.name for p in merged.iterdir()] == [".lock"]  # no half of a merge
+    assert main(["merge", *map(str, shards), str(merged)]) == 0  # the same command
+    assert (merged / "manifest.jsonl").exists()
+
+
+@needs_tmpfs
+def test_a_read_only_merged_dir_is_exit_2_and_changes_nothing(shards, tmp_path):
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    done = in_namespace(
+        f"set -u; mount -t tmpfs -o ro tmpfs {mount} || exit 99\n"
+        f'"$PYTHON" -m seqdown merge {shards[0]} {shards[1]} {mount}/merged '
+        f"2>{tmp_path}/merge.err; echo merge=$?\n"
+        f"ls -A {mount} > {tmp_path}/after\n")
+    assert done.returncode == 0, done.stderr
+    assert f"merge={USAGE_ERROR}" in done.stdout
+    lines = (tmp_path / "merge.err").read_text().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("seqdown merge: error: MERGED_DIR ")
+    assert "Read-only file system" in lines[0]
+    assert (tmp_path / "after").read_text() == ""

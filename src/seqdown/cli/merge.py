@@ -19,7 +19,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "(I = 0 .. N-1) into one dataset folder, identical to an unsharded run. "
                     "Shards made with different settings, incomplete or damaged shards are "
                     "refused. Exit status: 0, or 1 when the merged dataset records failures, "
-                    "2 for usage errors.",
+                    "2 for usage errors (a read-only MERGED_DIR included), 4 when writing "
+                    "MERGED_DIR failed (a full disk: free space and run it again).",
     )
     parser.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the shard folders")
     parser.add_argument("merged", metavar="MERGED_DIR", help="the folder to create")
@@ -30,14 +31,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs ``seqdown merge``; returns the exit status (0, 1 or 2)."""
+    """Runs ``seqdown merge``; returns the exit status (0, 1, 2 or 4)."""
+    from seqdown.cli.status import DONE, INPUTS_FAILED, STORAGE_FAILED, USAGE_ERROR
+    from seqdown.dataset.atomic import StorageError
     from seqdown.dataset.merging import merge
+    from seqdown.dataset.progress import escaped_name
     from seqdown.dataset.settings import UsageError
 
     try:
         summary = merge(args.shards, args.merged, overwrite=args.overwrite)
     except UsageError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    except StorageError as error:
+        print(f"{_PROG}: error: {escaped_name(str(error))}; no manifest was written: free "
+              "space (or fix the storage) and run the same command again", file=sys.stderr)
+        return STORAGE_FAILED
     print(f"{_PROG}: {summary.line()}")
-    return 1 if summary.failed else 0
+    return INPUTS_FAILED if summary.failed else DONE

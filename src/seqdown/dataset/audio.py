@@ -46,6 +46,7 @@ import numpy as np
 from seqdown._lazy import missing_extra
 from seqdown._validation import check_positive_int
 from seqdown.dataset.options import AUDIO_EXTENSIONS
+from seqdown.dsp.rates import MAX_SAMPLE_RATE
 
 try:
     import soundfile
@@ -78,9 +79,9 @@ __all__ = [
 #: tolerance for duration mismatches): manifests hold rounded durations.
 SEGMENT_TOLERANCE = 0.025
 #: Sample rates (Hz) a file may have: telephone-band 8 kHz recordings down to 1 kHz sensor
-#: data, up to 768 kHz, the highest rate audio interfaces record.
+#: data, up to the resampler's :data:`~seqdown.dsp.rates.MAX_SAMPLE_RATE` (768 kHz, the
+#: highest rate audio interfaces record).
 MIN_SAMPLE_RATE = 1_000
-MAX_SAMPLE_RATE = 768_000
 #: Data-chunk sizes that streaming recorders write before they know the length.
 _PLACEHOLDER_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
 #: libsndfile's log line for a data chunk longer than the file: ``data : 16000 (should be 5000)``.

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqdown.dataset.atomic import sha256_file
+from seqdown.dataset.atomic import StorageError, sha256_file, storage_errors
 from seqdown.dataset.journal import Entry, Journal
 from seqdown.dataset.manifest import (
     FAILURES_FILE,
@@ -32,7 +32,13 @@ from seqdown.dataset.manifest import (
     Record,
     read_jsonl,
 )
-from seqdown.dataset.pipeline import LOCK_FILE, clear_outputs, dataset_lock, finish_dataset
+from seqdown.dataset.pipeline import (
+    LOCK_FILE,
+    clear_outputs,
+    dataset_lock,
+    finish_dataset,
+    make_output_folder,
+)
 from seqdown.dataset.settings import (
     DATASET_FILE,
     Settings,
@@ -135,7 +141,8 @@ def _take_shard(folder: Path, output: Path, entries: dict[str, Entry],
         if not array.exists() or sha256_file(array) != record.sha256:
             raise UsageError(f"{os.fspath(array)!r} is missing or does not match the sha256 in "
                              f"{os.fspath(folder / MANIFEST_FILE)}; rerun that shard")
-        _link_or_copy(array, target)
+        with storage_errors(target):
+            _link_or_copy(array, target)
         entry = journal.get(record.id)
         if entry is None or entry.record != record:
             # Without its journal line the source's state is unknown: a resume redoes it.
@@ -158,9 +165,13 @@ def merge(shards: Sequence[str | os.PathLike[str]], output_dir: str | os.PathLik
         A :class:`MergeSummary`.
 
     Raises:
-        UsageError: a shard is missing, incomplete, repeated or damaged, or
-            ``output_dir`` is not new/empty (and not an ``overwrite``-able dataset).
+        UsageError: a shard is missing, incomplete, repeated or damaged,
+            ``output_dir`` is not new/empty (and not an ``overwrite``-able dataset),
+            or it refuses writes (read-only, no permission).
         SettingsMismatch: the shards were made with different settings.
+        StorageError: writing the merged folder failed (no room, an I/O error);
+            seqdown's outputs are removed from it again, so the same call can be
+            repeated.
     """
     folders = [Path(shard).absolute() for shard in shards]
     if not folders:
@@ -173,14 +184,22 @@ def merge(shards: Sequence[str | os.PathLike[str]], output_dir: str | os.PathLik
     if occupied and not (overwrite and (output / DATASET_FILE).exists()):
         raise UsageError(f"{os.fspath(output)!r} is not empty; choose a new folder, or pass "
                          "--overwrite to replace a dataset there")
-    output.mkdir(parents=True, exist_ok=True)
+    make_output_folder(output, "MERGED_DIR")
     with dataset_lock(output):
-        clear_outputs(output)
-        (output / FEATURES_DIR).mkdir()
-        entries: dict[str, Entry] = {}
-        failures: list[Failure] = []
-        for folder in folders:
-            _take_shard(folder, output, entries, failures)
-        counts = finish_dataset(output, settings, list(entries.values()), failures)
+        try:
+            with storage_errors(output):
+                clear_outputs(output)
+                (output / FEATURES_DIR).mkdir()
+            entries: dict[str, Entry] = {}
+            failures: list[Failure] = []
+            for folder in folders:
+                _take_shard(folder, output, entries, failures)
+            counts = finish_dataset(output, settings, list(entries.values()), failures)
+        except StorageError:
+            # A merge does not resume: leave no half of one, so that the same command
+            # runs again once there is room.
+            with contextlib.suppress(OSError):
+                clear_outputs(output)
+            raise
     return MergeSummary(os.fspath(output_dir), len(folders), counts["utterances"],
                         counts["failures"], counts["hours"])

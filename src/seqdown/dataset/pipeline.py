@@ -126,6 +126,7 @@ __all__ = [
     "clear_outputs",
     "dataset_lock",
     "finish_dataset",
+    "make_output_folder",
     "preprocess",
     "shard_of",
 ]
@@ -220,29 +221,46 @@ _REFUSED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 @contextlib.contextmanager
-def _refused_writes(folder: Path) -> Iterator[None]:
-    """The first writes to OUTPUT_DIR: an ``OSError`` becomes a :class:`UsageError` when the
-    folder refuses writes (nothing was written), else a :class:`StorageError`."""
+def _refused_writes(folder: Path, name: str = "OUTPUT_DIR") -> Iterator[None]:
+    """The first writes to the folder ``name``: an ``OSError`` becomes a :class:`UsageError`
+    when the folder refuses writes (nothing was written), else a :class:`StorageError`."""
     try:
         yield
     except OSError as error:
         if error.errno in _REFUSED:
-            raise UsageError(f"OUTPUT_DIR {os.fspath(folder)!r} cannot be written: "
+            raise UsageError(f"{name} {os.fspath(folder)!r} cannot be written: "
                              f"{error.strerror}; choose a folder you may write to") from None
         raise StorageError.of(error, folder) from error
 
 
-def _probe_writes(folder: Path) -> None:
+def _probe_writes(folder: Path, name: str = "OUTPUT_DIR") -> None:
     """Creates and removes a temporary file in ``folder`` (an existing ``.lock`` proves nothing).
 
     Raises:
         UsageError: the folder refuses writes (read-only, no permission).
         StorageError: another write failure (no room).
     """
-    with _refused_writes(folder):
+    with _refused_writes(folder, name):
         handle, probe = tempfile.mkstemp(prefix=".seqdown-probe.", suffix=".tmp", dir=folder)
         os.close(handle)
         os.unlink(probe)
+
+
+def make_output_folder(folder: Path, name: str = "OUTPUT_DIR") -> None:
+    """Creates ``folder`` (and its parents) and proves that it takes writes.
+
+    Args:
+        folder: the folder to create (it may exist).
+        name: what the command line calls it, for the error message.
+
+    Raises:
+        UsageError: the folder or a parent refuses writes (read-only, no
+            permission): nothing was written.
+        StorageError: another write failure (no room).
+    """
+    with _refused_writes(folder, name):
+        folder.mkdir(parents=True, exist_ok=True)
+    _probe_writes(folder, name)
 
 
 def _check_output(folder: Path, settings: Settings, overwrite: bool) -> None:
@@ -547,9 +565,7 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
     inputs = _utterances(settings, folder)  # may refuse the inputs: before anything changes
     with _cluster(scheduler, workers, connect_timeout) as client:
         created = not folder.exists()
-        with _refused_writes(folder):
-            folder.mkdir(parents=True, exist_ok=True)
-        _probe_writes(folder)  # a read-only folder is refused before anything changes
+        make_output_folder(folder)  # a read-only folder is refused before anything changes
         executor = None if client is None else _check_cluster(client, settings, folder, created)
         return _run(settings, folder, output_dir, overwrite, progress, executor, workers,
                     file_timeout, start, inputs, verify)
