@@ -287,3 +287,18 @@ def test_a_nan_in_one_item_stays_in_that_item_in_half_precision(rnn, dtype):
             assert torch.isfinite(y[b]).all()
             torch.testing.assert_close(y[b, :out[b]], alone[0], rtol=0,
                                        atol=4 * torch.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: seqdown.Decimate(2, transition="0.5"),
+    lambda: seqdown.Decimate(2, attenuation="60"),
+    lambda: seqdown.Resample(3, 2, attenuation="100"),
+    lambda: seqdown.Upsample(2, "sinc", transition="0.5"),
+    lambda: seqdown.decimate(torch.ones(10), 2, attenuation=True),
+    lambda: seqdown.resample(torch.ones(10), 3, 2, transition=b"0.5"),
+], ids=["decimate-transition", "decimate-attenuation", "resample", "upsample", "decimate-fn",
+        "resample-fn"])
+def test_filter_specs_must_be_numbers_not_strings_or_bools(make):
+    """``float("0.5")`` would accept them: the spec is checked before any conversion."""
+    with pytest.raises(TypeError, match=r"(attenuation|transition) must be a real number"):
+        make()

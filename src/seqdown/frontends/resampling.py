@@ -54,6 +54,7 @@ from seqdown.dsp.filters import (
     RESAMPLE_ATTENUATION,
     RESAMPLE_TRANSITION,
     Quality,
+    check_spec,
     quality_spec,
 )
 from seqdown.dsp.padding import PadType, check_padtype
@@ -189,8 +190,7 @@ class _Resampler(FrontEnd):
     def __init__(self, up: int, down: int, attenuation: float, transition: float,
                  padtype: PadType, method: Method, causal: bool = False) -> None:
         super().__init__()
-        self.attenuation = float(attenuation)
-        self.transition = float(transition)
+        self.attenuation, self.transition = check_spec(attenuation, transition)
         self.padtype = check_padtype(padtype)
         self.causal = bool(causal)
         if self.causal and self.padtype != "constant":
