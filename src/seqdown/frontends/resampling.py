@@ -44,6 +44,7 @@ from seqdown._validation import check_positive_int, check_waveform, is_tracing
 from seqdown.dsp.engine import (
     Method,
     ResamplingPlan,
+    compute_dtype,
     plan_buffer,
     resample_rows,
     resampling_plan,
@@ -58,9 +59,10 @@ from seqdown.dsp.filters import (
 )
 from seqdown.dsp.padding import PadType, check_padtype
 from seqdown.dsp.rates import rate_ratio
+from seqdown.dsp.streaming import engine_array, engine_steps, run_steps
 from seqdown.frontends.base import FrontEnd, require_steps
 from seqdown.frontends.direct import direct_resample, direct_weight
-from seqdown.frontends.streaming import StreamGeometry
+from seqdown.frontends.streaming import StepStreamer, Streamer, StreamGeometry
 from seqdown.lengths import Length, causal_delay, resample_length
 
 __all__ = [
@@ -204,15 +206,51 @@ class _Resampler(FrontEnd):
         taps = self.taps
         self.register_buffer("traced_weight", direct_weight(taps, up), persistent=False)
         half = (taps.size - 1) // 2
+        # The exact path is shift equivariant: each output is its window's. The FFT blocks
+        # and table periods sit on a fixed grid: streaming runs the same steps on it.
+        steps = None if self.plan.method == "direct" or up == down else engine_steps(self.plan)
         self._geometry = StreamGeometry(up, down, half, taps.size,
-                                        causal_delay(half, taps.size) if self.causal else 0)
+                                        causal_delay(half, taps.size) if self.causal else 0,
+                                        steps)
 
     @property
     def stream_geometry(self) -> StreamGeometry:
+        """Where each output step reads its input; on the ``"fft"`` and ``"table"`` paths,
+        with the engine's steps (their blocks make the lookahead about one block).
+
+        Raises:
+            ValueError: ``padtype`` is not ``"constant"``.
+        """
         if self.padtype != "constant":
             raise ValueError(f"padtype={self.padtype!r} cannot stream: it reads the end of the "
                              "signal before it has arrived; stream with padtype='constant'")
         return self._geometry
+
+    def streamer(self) -> Streamer:
+        """A new streamer whose chunked output equals the offline output.
+
+        On the ``"direct"`` path a :class:`~seqdown.frontends.streaming.Streamer`
+        (``lookahead`` is half the filter); on the ``"fft"`` and ``"table"`` paths a
+        :class:`~seqdown.frontends.streaming.StepStreamer` that runs the one-shot
+        path's own blocks on its grid (``lookahead`` is about one block).
+
+        Raises:
+            ValueError: ``padtype`` is not ``"constant"`` (it reads the signal's end).
+        """
+        geometry = self.stream_geometry
+        if geometry.steps is None:
+            return super().streamer()
+        plan, arrays = self.plan, {}
+
+        def run(buffer: Tensor, first: int, count: int) -> Tensor:
+            batch, channels, time = buffer.shape
+            rows = buffer.reshape(batch * channels, time).to(compute_dtype(buffer))
+            if rows.dtype not in arrays:  # dtype and device are fixed for one stream
+                arrays[rows.dtype] = engine_array(plan, rows)
+            y = run_steps(plan, arrays[rows.dtype], rows, first, count)
+            return y.reshape(batch, channels, y.shape[-1]).to(buffer.dtype)
+
+        return StepStreamer(run, geometry, self.output_length, self.output_channels)
 
     def _check_traceable(self) -> None:
         if self.padtype != "constant":
