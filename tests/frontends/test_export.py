@@ -299,6 +299,32 @@ def test_encoder_state_dict_is_the_same_on_both_paths():
     assert_matches(module, program.module()(x, lengths), x, lengths)
 
 
+VMAP_CASES = ["max-3-2-pad1-ceil", "avg-4-3-pad2-ceil-nopad", "conv-4-3-causal", "decimate-2",
+              "resample-48k-16k", "blur-3-order3", "stack-2-pad", "pyramid-avg",
+              "chain-conv-stack-avg", "upsample-sinc-2", "transposed-3-k7-pad2", "encoder-lstm",
+              "encoder-gru-bidirectional"]
+
+
+@pytest.mark.parametrize("name", VMAP_CASES)
+def test_vmap_over_single_items_equals_the_batch(name):
+    """``torch.func.vmap`` over items, each called as a batch of one, with and without its
+    length: the value checks are skipped on batched lengths, and the encoder runs its scan."""
+    from torch.func import vmap
+
+    module = make(name)
+    x, lengths = inputs(3, 101, 2)
+    with torch.no_grad():
+        y = vmap(lambda item: module(item[None])[0][0])(x)
+        torch.testing.assert_close(y, torch.cat([module(item[None])[0] for item in x]),
+                                   rtol=1e-5, atol=1e-5)
+        y = vmap(lambda item, n: module(item[None], n[None])[0][0])(x, lengths)
+        expected, expected_lengths = module(x, lengths)
+        torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+        if expected_lengths is not None:  # a PyramidPool has no time axis left
+            out = vmap(lambda item, n: module(item[None], n[None])[1][0])(x, lengths)
+            assert out.tolist() == expected_lengths.tolist()
+
+
 def test_eager_validation_still_runs():
     decimate = seqdown.Decimate(2)
     x = torch.randn(2, 3, 10)

@@ -13,6 +13,7 @@ from seqdown._validation import (
     check_choice,
     check_positive_int,
     check_signal,
+    is_batched,
     is_tracing,
     legacy_tracing_message,
     refuse_legacy_tracing,
@@ -126,11 +127,13 @@ class RNNEncoder(nn.Module):
         return EncoderStreamer(self.frontend.streamer(), self.rnn)
 
     def _traced_rnn(self, sequence: Tensor, lengths: Tensor | None) -> Tensor:
-        """The recurrent layers when traced: a masked scan, except a unidirectional LSTM
-        under ``torch.compile``, which dynamo keeps as one op that inductor compiles (its
-        lowering of a scan fails on a time axis computed by the front-end, torch 2.14)."""
+        """The recurrent layers when traced or under ``torch.func.vmap``: a masked scan,
+        except a unidirectional LSTM under ``torch.compile``, which dynamo keeps as one op
+        that inductor compiles (its lowering of a scan fails on a time axis computed by the
+        front-end, torch 2.14)."""
         lstm = isinstance(self.rnn, nn.LSTM) and not self.rnn.bidirectional
-        if torch.compiler.is_exporting() or not lstm:
+        compiling = torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+        if not (compiling and lstm):
             return scan_recurrence(self.rnn, sequence, lengths)
         output: Tensor = self.rnn(sequence)[0]  # a forward recurrence never reads ahead
         if lengths is None:
@@ -161,7 +164,8 @@ class RNNEncoder(nn.Module):
                              f"(batch, channels, time), got shape {tuple(x.shape)}")
         features, out_lengths = self.frontend(x, lengths)
         sequence = features.transpose(1, 2)  # (batch, time, channels)
-        if is_tracing():
+        if is_tracing() or is_batched(sequence) or (out_lengths is not None
+                                                    and is_batched(out_lengths)):
             return self._traced_rnn(sequence, out_lengths), out_lengths
         if out_lengths is None:
             return self.rnn(sequence)[0], None
