@@ -30,6 +30,13 @@ Defaults:
 (``"constant"``, the default), ``"edge"``, ``"line"``, ``"smooth"``, ``"mean"``,
 ``"maximum"`` or ``"minimum"`` (:mod:`seqdown.dsp.padding`). In a padded batch
 each item's own end is its edge.
+
+Streaming (``streamer()``): the chunked output equals the offline one on every
+engine. The direct path streams window by window (``lookahead`` half the filter);
+the FFT and table paths run the one-shot path's own blocks on its grid
+(:class:`~seqdown.frontends.streaming.StepStreamer`; ``lookahead`` about one
+block). ``padtype`` ``"constant"``, ``"edge"`` and ``"smooth"`` stream
+(:data:`STREAMING_PADTYPES`); the others read the whole signal and refuse.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from seqdown.dsp.filters import (
     Quality,
     quality_spec,
 )
-from seqdown.dsp.padding import PadType, check_padtype
+from seqdown.dsp.padding import PadType, check_padtype, extension
 from seqdown.dsp.rates import rate_ratio
 from seqdown.dsp.streaming import engine_array, engine_steps, run_steps
 from seqdown.frontends.base import FrontEnd, require_steps
@@ -66,11 +73,19 @@ from seqdown.frontends.streaming import StepStreamer, Streamer, StreamGeometry
 from seqdown.lengths import Length, causal_delay, resample_length
 
 __all__ = [
+    "STREAMING_PADTYPES",
     "Decimate",
     "Resample",
     "decimate",
     "resample",
 ]
+
+
+#: The padtypes a streamer reproduces exactly: zeros, or a continuation of the first and
+#: the last samples. ``"line"`` joins the first sample to the last, and ``"mean"``,
+#: ``"maximum"``, ``"minimum"`` subtract a statistic of the whole signal: the first
+#: outputs would wait for the end of the stream.
+STREAMING_PADTYPES: tuple[str, ...] = ("constant", "edge", "smooth")
 
 
 def _waveform_spec(quality: Quality | None, attenuation: float | None,
@@ -219,11 +234,12 @@ class _Resampler(FrontEnd):
         with the engine's steps (their blocks make the lookahead about one block).
 
         Raises:
-            ValueError: ``padtype`` is not ``"constant"``.
+            ValueError: ``padtype`` is not one of :data:`STREAMING_PADTYPES`.
         """
-        if self.padtype != "constant":
-            raise ValueError(f"padtype={self.padtype!r} cannot stream: it reads the end of the "
-                             "signal before it has arrived; stream with padtype='constant'")
+        if self.padtype not in STREAMING_PADTYPES:
+            raise ValueError(f"padtype={self.padtype!r} cannot stream: the first outputs read "
+                             "the whole signal (its end or a statistic of it); stream with "
+                             f"padtype in {STREAMING_PADTYPES}")
         return self._geometry
 
     def streamer(self) -> Streamer:
@@ -235,12 +251,22 @@ class _Resampler(FrontEnd):
         path's own blocks on its grid (``lookahead`` is about one block).
 
         Raises:
-            ValueError: ``padtype`` is not ``"constant"`` (it reads the signal's end).
+            ValueError: ``padtype`` is not one of :data:`STREAMING_PADTYPES` (it reads the
+                whole signal before the first outputs).
         """
         geometry = self.stream_geometry
         if geometry.steps is None:
             return super().streamer()
-        plan, arrays = self.plan, {}
+        plan, arrays, padtype = self.plan, {}, self.padtype
+        # The FFT path's continuation past the end stops changing `half` samples out
+        # (see seqdown.dsp.padding.extension); the table reads no further than that.
+        hold = None if plan.fft is None else plan.fft.half
+
+        def extend(signal: Tensor, before: int, after: int) -> tuple[Tensor, Tensor]:
+            batch, channels, time = signal.shape
+            rows = signal.reshape(batch * channels, time)
+            left, right = extension(rows, padtype, before, after, hold=hold)
+            return (left.reshape(batch, channels, before), right.reshape(batch, channels, after))
 
         def run(buffer: Tensor, first: int, count: int) -> Tensor:
             batch, channels, time = buffer.shape
@@ -250,7 +276,8 @@ class _Resampler(FrontEnd):
             y = run_steps(plan, arrays[rows.dtype], rows, first, count)
             return y.reshape(batch, channels, y.shape[-1]).to(buffer.dtype)
 
-        return StepStreamer(run, geometry, self.output_length, self.output_channels)
+        return StepStreamer(run, geometry, self.output_length, self.output_channels,
+                            extend=None if padtype == "constant" else extend)
 
     def _check_traceable(self) -> None:
         if self.padtype != "constant":

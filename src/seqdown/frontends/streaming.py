@@ -47,6 +47,9 @@ from seqdown._validation import check_signal
 from seqdown.dsp.streaming import EngineSteps
 from seqdown.lengths import ceil_div, ready_length, stream_lookahead, window_start
 
+#: ``extend(signal, before, after) -> (leading, trailing)`` steps beyond a signal's ends.
+Extension = Callable[[Tensor, int, int], tuple[Tensor, Tensor]]
+
 __all__ = ["ChainStreamer", "EncoderStreamer", "StepStreamer", "StreamGeometry", "Streamer"]
 
 
@@ -228,6 +231,10 @@ class StepStreamer(Streamer):
         output_length: the module's length law, for ints.
         output_channels: the module's channel rule.
         pad_value: what the op sees outside the signal (before it, and at the end).
+        extend: for an op that continues the signal past its ends (a ``padtype`` that
+            reads only the first and the last samples), ``extend(signal, before,
+            after)`` returns the ``before`` steps preceding ``signal`` and the
+            ``after`` following it; the leading ones are made once 2 steps have arrived.
 
     Example:
         >>> resample = seqdown.Resample(48000, 16000, method="fft")
@@ -239,34 +246,51 @@ class StepStreamer(Streamer):
 
     def __init__(self, run: Callable[[Tensor, int, int], Tensor], geometry: StreamGeometry,
                  output_length: Callable[[int], int], output_channels: Callable[[int], int],
-                 pad_value: float = 0.0) -> None:
+                 pad_value: float = 0.0, extend: Extension | None = None) -> None:
         if geometry.steps is None:
             raise ValueError("StepStreamer needs a geometry with engine steps, got steps=None")
         super().__init__(lambda x: x, geometry, output_length, output_channels, pad_value)
         self.steps: EngineSteps = geometry.steps
-        self._run = run
+        self._run, self._extend = run, extend
         self._next = 0  # the first step not run yet; the buffer starts at its block
         self._pending: Tensor | None = None  # outputs run but not emitted yet
+        self._head = extend is not None  # the leading extension still waits for 2 samples
 
     def _lead(self) -> int:
-        return self.steps.left + self.geometry.delay
+        return 0 if self._head else self.steps.left + self.geometry.delay
 
     def _append(self, chunk: Tensor) -> None:
         assert self._buffer is not None
         self._buffer = torch.cat([self._buffer, chunk], dim=-1)
 
+    def _pad(self, buffer: Tensor, before: int, after: int) -> Tensor:
+        """``buffer`` with ``before`` steps of its leading and ``after`` of its trailing
+        extension (``buffer`` ends with the signal received so far)."""
+        if not before and not after:
+            return buffer
+        if self._extend is None:
+            pieces = [buffer.new_full((*buffer.shape[:2], before), self._pad_value), buffer,
+                      buffer.new_full((*buffer.shape[:2], after), self._pad_value)]
+        else:
+            signal = buffer[..., buffer.shape[-1] - min(self.received, buffer.shape[-1]):]
+            left, right = self._extend(signal, before, after)
+            pieces = [left, buffer, right]
+        return torch.cat(pieces, dim=-1)
+
     def _emit(self, ready: int, final: bool = False) -> Tensor:
         buffer, steps = self._buffer, self.steps
         assert buffer is not None
+        if self._head and (final or buffer.shape[-1] >= 2):  # the signal's first samples
+            self._head = False
+            buffer = self._pad(buffer, self._lead(), 0)
         if final:  # the end of the signal is padding: run the steps the length law needs
             produced = self._next * steps.outputs
             count = max(0, ceil_div(ready - produced, steps.outputs))
             needed = (count - 1) * steps.advance + steps.window if count else 0
-            if needed > buffer.shape[-1]:
-                buffer = torch.cat([buffer, buffer.new_full(
-                    (*buffer.shape[:2], needed - buffer.shape[-1]), self._pad_value)], dim=-1)
+            buffer = self._pad(buffer, 0, max(0, needed - buffer.shape[-1]))
         else:
-            count = steps.count(buffer.shape[-1] - steps.left)
+            count = 0 if self._head else steps.count(buffer.shape[-1] - steps.left)
+        self._buffer = buffer
         if count:
             y = self._run(buffer, self._next, count)
             self._next += count
