@@ -113,6 +113,12 @@ def test_streams_on_the_device(device):
     x = torch.randn(2, 80, 57, device=device)
     y = torch.cat([chain.streamer().push(x[..., :0]), *stream(chain, x, [10, 0, 1, 46])], -1)
     torch.testing.assert_close(y, chain(x)[0], rtol=1e-5, atol=1e-5)
+    for method in ("fft", "table"):  # the engine-step streamer keeps its arrays on the device
+        resample = seqdown.Resample(48000, 16000, method=method).to(device)
+        wave = torch.randn(2, 1, 9000, device=device)
+        y = torch.cat(stream(resample, wave, [480] * 18 + [360]), dim=-1)
+        assert y.device == wave.device
+        torch.testing.assert_close(y, resample(wave)[0], rtol=1e-5, atol=1e-5)
 
 
 @settings(max_examples=40, deadline=None)
@@ -376,6 +382,14 @@ def test_engine_step_lookahead_is_tight(method):
     assert all(c >= b for c, b in zip(counts, bound, strict=True))
     tighter = [module.output_length(max(n - lookahead + 1, 0)) for n in range(1, time + 1)]
     assert any(c < b for c, b in zip(counts, tighter, strict=True))
+
+
+def test_chain_with_an_engine_step_stage_streams_exactly_and_on_time():
+    # check_stream asserts the composed lookahead after every push, over several blocks.
+    chain = seqdown.Chain(seqdown.Resample(3, 2, attenuation=60, method="fft"),
+                          seqdown.MaxPool(3, 2, padding=1)).double()
+    assert chain.lookahead >= chain.stages[0].lookahead
+    check_stream(chain, torch.randn(2, 1, 15000, dtype=torch.float64), 4, 1e-10)
 
 
 def test_engine_step_state_stays_below_one_block():
