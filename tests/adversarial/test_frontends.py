@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -187,3 +188,102 @@ def test_pyramid_max_pool_memory_does_not_grow_with_the_bins():
             torch.testing.assert_close(y[b], expected, rtol=0, atol=0)
         else:
             assert not y[b].any()
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda: seqdown.Decimate(10**6), "beyond the 1048576 that one stage keeps"),
+    (lambda: seqdown.Decimate(10**5), "beyond the 1048576 that one stage keeps"),
+    (lambda: seqdown.Decimate(2, transition=1e-9), "transition=1e-09 needs a filter"),
+    (lambda: seqdown.Decimate(2, attenuation=299), r"attenuation must be > 10.0 and < 200.0"),
+    (lambda: seqdown.design_lowpass(1, 2, transition=1e-9), "beyond MAX_DESIGN_TAPS=1048576"),
+    (lambda: seqdown.design_lowpass(160, 441, transition=0.002), "MAX_DESIGN_TAPS"),
+    (lambda: seqdown.Upsample(10**6, "sinc"), "factor must be at most 768000 with mode='sinc'"),
+    (lambda: seqdown.upsample(torch.ones(3), 10**6, "sinc"), "factor must be at most 768000"),
+    (lambda: seqdown.Resample(768000, 1), "resample in two steps"),
+], ids=["decimate-1e6", "decimate-1e5", "transition-1e-9", "attenuation-299", "design-1e-9",
+        "design-44k1-narrow", "upsample-sinc-1e6", "upsample-fn-1e6", "resample-768k-1"])
+def test_extreme_parameters_are_refused_before_any_allocation(make, match):
+    """Each raises a ValueError naming the parameter and the limit at once (before, they
+    raised MemoryError with an empty message, hung, or raised a RuntimeError)."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(("up", "down", "transition"), [(1, 2, 0.5), (3, 2, 0.1),
+                                                        (160, 441, 0.5), (1, 48, 0.1)])
+def test_the_highest_documented_attenuation_meets_its_spec(up, down, transition):
+    """199 dB is inside the documented (10, 200) range, so it must be met, measured by
+    scipy's freqz at the band edges and across both bands."""
+    from scipy import signal
+
+    taps = seqdown.design_lowpass(up, down, attenuation=199.0, transition=transition)
+    stop = 0.5 / max(up, down)
+    freqs = np.concatenate([np.linspace(0, stop * (1 - transition), 4000),
+                            np.linspace(stop, 0.5, 4000)])
+    _, response = signal.freqz(taps, worN=freqs, fs=1.0)
+    limit = 10 ** (-199.0 / 20)
+    passband = freqs <= stop * (1 - transition)
+    assert np.abs(np.abs(response[passband]) - 1).max() <= limit
+    assert np.abs(response[~passband]).max() <= limit
+
+
+def test_extreme_upsampling_works_in_bounded_memory_and_is_not_traced():
+    """1 Hz -> 768 kHz runs the tabulated engine; its direct form (tens of millions of taps,
+    which took 24 s and 9.8 GB to build) is never built, and tracing says why."""
+    module = seqdown.Resample(1, 768000)
+    assert module.method == "table" and module.plan.nbytes < 64 * 2**20
+    assert module.traced_weight.numel() == 0
+    y, _ = module(torch.ones(1, 1, 3))
+    assert y.shape == (1, 1, 3 * 768000) and torch.isfinite(y).all()
+    with pytest.raises(ValueError, match=r"not traceable: its direct form needs \d+ taps"):
+        torch.export.export(module, (torch.ones(1, 1, 3),))
+
+
+@pytest.mark.parametrize("module", [seqdown.Upsample(2), seqdown.Upsample(3, "sinc"),
+                                    seqdown.TransposedConv(2, 2, 2, kernel_size=4, padding=1)],
+                         ids=["nearest", "sinc", "transposed"])
+def test_target_length_is_bounded_by_the_output_it_pads(module):
+    x, lengths = torch.randn(2, 2, 10), torch.tensor([10, 4])
+    limit = 2 * module.output_length(10) + module.factor
+    y, out = module(x, lengths, target_length=limit)  # the largest allowed: zero-padded
+    assert y.shape[-1] == limit and not y[..., module.output_length(10):].any()
+    assert out.tolist() == [module.output_length(10), module.output_length(4)]
+    for target in (limit + 1, 10**12):
+        with pytest.raises(ValueError, match=f"target_length must be at most .* = {limit}"):
+            module(x, lengths, target_length=target)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["forward", "bidirectional"])
+@pytest.mark.parametrize("rnn", ["lstm", "gru"])
+def test_an_all_empty_batch_backpropagates_zeros_through_the_encoder(rnn, bidirectional):
+    encoder = seqdown.RNNEncoder(4, 3, frontend="conv:2", rnn=rnn, bidirectional=bidirectional)
+    x = torch.randn(3, 4, 20, requires_grad=True)
+    y, out = encoder(x, torch.zeros(3, dtype=torch.long))
+    assert out.tolist() == [0, 0, 0] and not y.any()
+    y.sum().backward()
+    assert x.grad is not None and not x.grad.any()
+    for parameter in encoder.parameters():
+        assert parameter.grad is not None and not parameter.grad.any()
+
+
+@pytest.mark.parametrize("rnn", ["lstm", "gru"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+def test_a_nan_in_one_item_stays_in_that_item_in_half_precision(rnn, dtype):
+    """Packed bidirectional recurrence in half precision: an item whose valid steps hold
+    NaN or inf changes no other item, each of which is finite and equals the item encoded
+    alone to the dtype's rounding (the batch's GEMMs sum in another order, so not bit for
+    bit)."""
+    torch.manual_seed(0)
+    encoder = seqdown.RNNEncoder(80, 64, frontend="decimate:2+max:2", rnn=rnn,
+                                 bidirectional=True, num_layers=2).to(dtype)
+    x = torch.randn(6, 80, 200, dtype=dtype)
+    lengths = torch.tensor([200, 180, 97, 200, 33, 150])
+    x[1, :, 10] = float("nan")
+    x[4, 3, 5] = float("inf")
+    with torch.no_grad():
+        y, out = encoder(x, lengths)
+        for b in (0, 2, 3, 5):
+            alone, _ = encoder(x[b:b + 1, :, :lengths[b]], lengths[b:b + 1])
+            assert torch.isfinite(y[b]).all()
+            torch.testing.assert_close(y[b, :out[b]], alone[0], rtol=0,
+                                       atol=4 * torch.finfo(dtype).eps)

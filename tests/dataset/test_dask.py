@@ -26,9 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from seqdown.cli.status import STORAGE_FAILED
 from seqdown.dataset.manifest import Failure
 from seqdown.dataset.workers import TimedOut
 from tests.conftest import ROOT, outputs, preprocess_run, run_cli, tree, write_audio
+from tests.dataset.dask_faults import DISK_FULL
 
 distributed = pytest.importorskip(
     "distributed", reason="the Dask tests need the dask extra: pip install 'seqdown[dask]'")
@@ -207,6 +209,25 @@ def test_python_api_with_a_client(cluster, inputs, reference, tmp_path):
         assert client.status == "running"  # a Client passed in is left open
     assert (summary.done, summary.failed) == (FILES, 0)
     assert tree(tmp_path / "out") == reference
+
+
+def test_a_full_disk_on_a_worker_stops_the_run_and_resumes(cluster, inputs, reference,
+                                                           tmp_path):
+    output = tmp_path / "out"
+    (tmp_path / DISK_FULL).touch()
+    command = ("preprocess", inputs, output, *OPTIONS, "--scheduler", cluster.address)
+    full = run_cli(*command)
+    assert full.returncode == STORAGE_FAILED, full.stderr
+    (line,) = [line for line in full.stderr.splitlines() if "error" in line]
+    assert "Traceback" not in full.stderr
+    assert line.startswith(f"seqdown preprocess: error: cannot write '{output}/features/")
+    assert "No space left on device (ENOSPC)" in line
+    assert not (output / "manifest.jsonl").exists() and not (output / "failures.jsonl").exists()
+    assert journal_lines(output) == 0
+    (tmp_path / DISK_FULL).unlink()  # room again
+    resumed = run_cli(*command)
+    assert resumed.returncode == 0, resumed.stderr
+    assert tree(output) == reference
 
 
 @pytest.mark.slow

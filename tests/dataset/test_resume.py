@@ -99,3 +99,26 @@ def test_resume_of_a_manifest_input_after_sigkill_equals_a_clean_run(inputs, tmp
     assert (f"{FILES} utterances: {FILES - len(finished)} done, {len(finished)} skipped, "
             "0 failed") in resumed.stdout
     assert tree(killed) == tree(clean)
+
+
+def test_sigkills_at_random_moments_with_two_workers_then_resume(inputs, tmp_path):
+    # Three kills of one folder at random moments (a fixed seed), each resuming the last.
+    options = (*OPTIONS[:-1], "2")  # --workers 2
+    clean = preprocess_run(inputs, tmp_path / "clean", *options)
+    assert clean.returncode == 0, clean.stderr
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "seqdown", "preprocess", str(inputs), str(killed), *options]
+    moments = sorted(np.random.default_rng(2026).choice(np.arange(2, FILES - 4), 3,
+                                                        replace=False))
+    for count in moments:
+        assert kill_when_arrays_appear(command, killed / "features", int(count)) == -signal.SIGKILL
+        assert not (killed / "manifest.jsonl").exists()
+        assert json.loads((killed / "dataset.json").read_text())["complete"] is False
+        for entry in Journal(killed).load().values():
+            array = killed / entry.record.feature_filepath
+            assert array.read_bytes() == (clean.output_dir / entry.record.feature_filepath
+                                          ).read_bytes()
+    resumed = preprocess_run(inputs, killed, *options)
+    assert resumed.returncode == 0, resumed.stderr
+    assert tree(killed) == tree(clean.output_dir)
+    assert not list((killed / "features").glob(".*"))

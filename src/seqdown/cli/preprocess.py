@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqdown.cli.status import DONE, INPUTS_FAILED, INTERRUPTED, USAGE_ERROR
+from seqdown.cli.status import DONE, INPUTS_FAILED, INTERRUPTED, STORAGE_FAILED, USAGE_ERROR
 from seqdown.dataset.options import (
     CHANNEL_MODES,
     CONNECT_TIMEOUT,
@@ -25,9 +25,11 @@ from seqdown.dataset.options import (
     DEFAULT_N_MFCC,
     DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_SAMPLE_RATE,
+    DEFAULT_VERIFY,
     DEFAULT_WIN_MS,
     FEATURE_KINDS,
     OPTION_NAMES,
+    VERIFY_OPTION,
 )
 
 if TYPE_CHECKING:
@@ -54,9 +56,16 @@ Inputs:
                          records carry unchanged. An invalid line is a failure with its
                          line number; the other lines go on.
 
-A file that fails is recorded in failures.jsonl and never stops the run. Running the
-same command again resumes: finished files whose source is unchanged are skipped.
-Outputs are identical whatever --workers is, and after any interruption."""
+A file that fails is recorded in failures.jsonl and never stops the run; a write
+to OUTPUT_DIR that fails (a full disk) stops it (exit 4) and costs no file. Running
+the same command again resumes. Outputs are identical whatever --workers is, and
+after any interruption.
+
+Resuming skips a finished utterance when its journal entry still matches: the
+source's size and modification time, what the input says about it (text, segment,
+manifest keys), and the array's size. --verify also compares contents: the SHA-256
+of each finished array with its record's, and of each source with the one recorded
+when it was processed; a mismatch is processed again (one warning line each)."""
 
 _EPILOG = """\
 outputs:
@@ -73,8 +82,10 @@ on a Dask cluster (pip install 'seqdown[dask]'):
   seqdown preprocess corpus out --scheduler local --workers 8   (Dask's dashboard, one machine)
   INPUT_DIR and OUTPUT_DIR must be at the same paths on every worker (checked first).
 
-exit status: 0 all files succeeded, 1 some file failed, 2 usage error (nothing changed),
-  3 internal error (a bug: a traceback is printed), 130 interrupted (run again to resume)
+exit status: 0 all files succeeded, 1 some file failed, 2 usage error (nothing changed;
+  also a read-only OUTPUT_DIR), 3 internal error (a bug: a traceback is printed),
+  4 output storage failed (free space, run again to resume), 130 interrupted (run again
+  to resume)
 
 transcript ids (--transcripts): the path relative to INPUT_DIR without extension
   (digits/one_us), or the file name without extension (one_us, as in LibriSpeech)
@@ -179,6 +190,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "matches '/')")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over in an OUTPUT_DIR made with other settings")
+    parser.add_argument(VERIFY_OPTION, action="store_true", default=DEFAULT_VERIFY,
+                        help="on resume, also compare the SHA-256 of finished arrays and of "
+                             "their sources with the journal's, and redo any that differ "
+                             "(reads every finished file again)")
     parser.add_argument("--file-timeout", type=_limit, default=DEFAULT_FILE_TIMEOUT,
                         metavar="SECONDS",
                         help="record a file that takes longer as a 'Timeout' failure and go on; "
@@ -249,7 +264,7 @@ def configure_logging(args: argparse.Namespace, handler: logging.Handler) -> Ite
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs ``seqdown preprocess``; returns the exit status (0, 1, 2 or 130).
+    """Runs ``seqdown preprocess``; returns the exit status (0, 1, 2, 4 or 130).
 
     130 also when the Dask scheduler is lost mid-run (run again to resume).
 
@@ -268,7 +283,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
                 progress: Progress) -> int:
+    from seqdown.dataset.atomic import StorageError
     from seqdown.dataset.pipeline import preprocess
+    from seqdown.dataset.progress import escaped_name
     from seqdown.dataset.settings import Settings, UsageError
     from seqdown.dataset.workers import ExecutorLost
 
@@ -287,10 +304,15 @@ def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
                              overwrite=args.overwrite,
                              progress=None if args.quiet else progress, scheduler=scheduler,
                              file_timeout=args.file_timeout,
-                             connect_timeout=args.connect_timeout)
+                             connect_timeout=args.connect_timeout, verify=args.verify)
     except UsageError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except StorageError as error:
+        print(f"{_PROG}: error: {escaped_name(str(error))}; nothing was recorded against the "
+              "file being written: free space (or fix the storage) and run the same command "
+              "again to resume", file=sys.stderr)
+        return STORAGE_FAILED
     except KeyboardInterrupt:
         print(f"\n{_PROG}: interrupted; run the same command again to resume", file=sys.stderr)
         return INTERRUPTED
@@ -298,6 +320,6 @@ def _preprocess(args: argparse.Namespace, scheduler: str | Path | None,
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return INTERRUPTED
     for source in summary.without_text:
-        print(f"{_PROG}: no text for {source}", file=sys.stderr)
+        print(f"{_PROG}: no text for {escaped_name(source)}", file=sys.stderr)
     print(f"{_PROG}: {summary.line()}")
     return INPUTS_FAILED if summary.failed else DONE

@@ -3,7 +3,8 @@
 ``journal.jsonl`` gets one line per finished utterance, appended only after
 its array has been renamed into place, so a line always describes a complete
 array. A line holds the manifest :class:`Record` and what the source looked
-like when it was read (size and modification time in ns) and the array's size.
+like when it was read (size and modification time in ns, and the SHA-256 of its
+bytes) and the array's size.
 A run killed while appending leaves a torn last line, which :meth:`Journal.load`
 ignores, so that file is simply done again.
 
@@ -17,7 +18,11 @@ A later run skips an utterance when :func:`is_current` says its entry still
 matches: same size and modification time of the audio file, the same input
 (text, segment and keys of its manifest line: a digest), and the array present
 with the recorded size. Anything else (a changed source, a missing or truncated array)
-means the file is processed again.
+means the file is processed again. Contents are not compared: a source rewritten
+with the same size and modification time, or an array overwritten in place with
+bytes of the same length, passes. :func:`verified` (``--verify``) compares them
+too: the array's SHA-256 with the record's ``sha256``, the source's with the
+entry's ``source_sha256``.
 """
 
 from __future__ import annotations
@@ -30,10 +35,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from seqdown.dataset.atomic import write_text
+from seqdown.dataset.atomic import sha256_file, storage_errors, write_text
 from seqdown.dataset.manifest import Record
 
-__all__ = ["JOURNAL_FILE", "SYNC_LINES", "SYNC_SECONDS", "Entry", "Journal", "is_current"]
+__all__ = [
+    "JOURNAL_FILE",
+    "SYNC_LINES",
+    "SYNC_SECONDS",
+    "Entry",
+    "Journal",
+    "is_current",
+    "verified",
+]
 
 JOURNAL_FILE = "journal.jsonl"
 #: Appended lines forced to disk together, at most.
@@ -57,6 +70,8 @@ class Entry:
             input said about it ("" in older journals: such entries are redone).
         audio_digest: :attr:`~seqdown.dataset.sources.Utterance.audio_digest`,
             what decided the array ("" in older journals).
+        source_sha256: SHA-256 of the source file's bytes when it was read
+            ("" in older journals: ``--verify`` redoes such entries).
     """
 
     record: Record
@@ -66,6 +81,7 @@ class Entry:
     key: str = ""
     input_digest: str = ""
     audio_digest: str = ""
+    source_sha256: str = ""
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -75,6 +91,7 @@ class Entry:
         """One JSON line (no newline)."""
         return json.dumps({"key": self.key, "input_digest": self.input_digest,
                            "audio_digest": self.audio_digest,
+                           "source_sha256": self.source_sha256,
                            "source_size": self.source_size,
                            "source_mtime_ns": self.source_mtime_ns,
                            "array_size": self.array_size,
@@ -93,7 +110,8 @@ class Entry:
         record = Record.from_json(json.dumps(values["record"]))
         return cls(record, int(values["source_size"]), int(values["source_mtime_ns"]),
                    int(values["array_size"]), str(values.get("key", "")),
-                   str(values.get("input_digest", "")), str(values.get("audio_digest", "")))
+                   str(values.get("input_digest", "")), str(values.get("audio_digest", "")),
+                   str(values.get("source_sha256", "")))
 
 
 def is_current(entry: Entry, source: os.stat_result, folder: str | os.PathLike[str],
@@ -108,6 +126,32 @@ def is_current(entry: Entry, source: os.stat_result, folder: str | os.PathLike[s
         return os.path.getsize(Path(folder) / entry.record.feature_filepath) == entry.array_size
     except OSError:
         return False
+
+
+def verified(entry: Entry, folder: str | os.PathLike[str], source_sha256: str) -> str | None:
+    """What no longer matches the journal by content (``--verify``), or None if all does.
+
+    Args:
+        entry: an entry that :func:`is_current` accepted.
+        folder: the dataset folder.
+        source_sha256: :func:`~seqdown.dataset.atomic.sha256_file` of the source now
+            ("" if it cannot be read).
+
+    Returns:
+        None when the array's SHA-256 equals the record's ``sha256`` and the
+        source's equals ``entry.source_sha256``; otherwise what differs, in words.
+    """
+    try:
+        array = sha256_file(Path(folder) / entry.record.feature_filepath)
+    except OSError as error:
+        return f"its array cannot be read ({error.strerror or error})"
+    if array != entry.record.sha256:
+        return f"{entry.record.feature_filepath} no longer has the SHA-256 its record gives"
+    if not entry.source_sha256:
+        return "the journal has no SHA-256 of its source (written by an older seqdown)"
+    if source_sha256 != entry.source_sha256:
+        return "its source's bytes changed (same size and modification time)"
+    return None
 
 
 class Journal:
@@ -147,20 +191,27 @@ class Journal:
         write_text(self.path, "".join(entry.to_json() + "\n" for entry in ordered))
 
     def append(self, entry: Entry) -> None:
-        """Appends ``entry``; forces the batch to disk when it is full or old enough."""
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
-            self._synced = time.monotonic()
-        self._file.write(entry.to_json() + "\n")
-        self._file.flush()
+        """Appends ``entry``; forces the batch to disk when it is full or old enough.
+
+        Raises:
+            StorageError: the line cannot be written (a full disk...). A part of
+                it may be on disk: a torn last line, which :meth:`load` ignores.
+        """
+        with storage_errors(self.path):
+            if self._file is None:
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+                self._synced = time.monotonic()
+            self._file.write(entry.to_json() + "\n")
+            self._file.flush()
         self._unsynced += 1
         if self._unsynced >= SYNC_LINES or time.monotonic() - self._synced >= SYNC_SECONDS:
             self.sync()
 
     def sync(self) -> None:
-        """Forces the lines appended so far to disk."""
+        """Forces the lines appended so far to disk (:class:`StorageError` if it cannot)."""
         if self._file is not None and self._unsynced:
-            os.fsync(self._file.fileno())
+            with storage_errors(self.path):
+                os.fsync(self._file.fileno())
         self._unsynced = 0
         self._synced = time.monotonic()
 
@@ -170,8 +221,20 @@ class Journal:
         return self._unsynced
 
     def close(self) -> None:
-        """Forces the last batch to disk and closes the file opened by :meth:`append`."""
-        if self._file is not None:
-            self.sync()
-            self._file.close()
-            self._file = None
+        """Forces the last batch to disk and closes the file opened by :meth:`append`.
+
+        The file is closed even when the ``fsync`` (or the flush of what a failed
+        :meth:`append` left buffered) fails; that failure is then raised as
+        :class:`StorageError`.
+        """
+        if self._file is None:
+            return
+        file, self._file = self._file, None
+        try:
+            if self._unsynced:
+                with storage_errors(self.path):
+                    os.fsync(file.fileno())
+        finally:
+            self._unsynced = 0
+            with storage_errors(self.path):
+                file.close()

@@ -22,9 +22,11 @@ __all__ = [
     "DEFAULT_N_MFCC",
     "DEFAULT_PROGRESS_INTERVAL",
     "DEFAULT_SAMPLE_RATE",
+    "DEFAULT_VERIFY",
     "DEFAULT_WIN_MS",
     "FEATURE_KINDS",
     "OPTION_NAMES",
+    "VERIFY_OPTION",
     "ChannelMode",
     "FeatureKind",
 ]
@@ -50,6 +52,11 @@ DEFAULT_FILE_TIMEOUT = 600.0
 DEFAULT_PROGRESS_INTERVAL = 30.0
 #: Seconds to wait for a Dask scheduler (and for its scheduler file to appear).
 CONNECT_TIMEOUT = 30.0
+
+#: Resume compares contents too (SHA-256 of each finished array and its source), not only
+#: sizes and modification times: off by default, it reads every finished file again.
+VERIFY_OPTION = "--verify"
+DEFAULT_VERIFY = False
 
 #: How each setting is spelled on the command line (the CLI registers these flags).
 OPTION_NAMES = {

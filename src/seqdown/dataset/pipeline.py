@@ -40,28 +40,53 @@ paths on every worker (checked before any work starts). A file that kills its
 worker becomes a ``WorkerCrash`` failure, one that runs past ``file_timeout`` a
 ``Timeout`` failure; neither stops the run.
 
+Storage: a write to OUTPUT_DIR that fails (a full disk, a quota, a read-only mount,
+an I/O error; in this process or in a worker) raises
+:class:`~seqdown.dataset.atomic.StorageError` and stops the run. Nothing is recorded
+against the file being written (no failure, no journal line); the folder is left as a
+killed run leaves it (``complete: false``, no ``manifest.jsonl``), so the same run
+resumes once there is room, and its outputs equal those of a run that never failed. An
+OUTPUT_DIR (or the parent it would be created in) that refuses writes from the start
+(``EACCES``, ``EPERM``, ``EROFS``) is a :class:`UsageError`, raised before anything
+is written.
+
+Resume: a finished utterance is skipped when its journal entry still matches (see
+:func:`~seqdown.dataset.journal.is_current`): the source's size and modification time,
+what the input says about it, and the array's size. With ``verify=True`` the array's
+SHA-256 and the source's SHA-256 must also match the journal's; an array that fails is
+made again (and a warning says so).
+
 Logging: through ``logging.getLogger("seqdown")``: a warning when there is nothing
-to process, each failure at INFO with its reason.
+to process, each failure at INFO with its reason; file names in these lines are
+escaped (:func:`~seqdown.dataset.progress.escaped_name`), so that a name cannot forge a line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import hashlib
 import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seqdown.dataset.atomic import remove_temporaries, write_text
+from seqdown.dataset.atomic import (
+    StorageError,
+    remove_temporaries,
+    sha256_file,
+    storage_errors,
+    write_text,
+)
 from seqdown.dataset.audio import find_audio
-from seqdown.dataset.journal import JOURNAL_FILE, Entry, Journal, is_current
+from seqdown.dataset.journal import JOURNAL_FILE, Entry, Journal, is_current, verified
 from seqdown.dataset.manifest import (
     FAILURES_FILE,
     FEATURES_DIR,
@@ -71,8 +96,13 @@ from seqdown.dataset.manifest import (
     total_hours,
     write_jsonl,
 )
-from seqdown.dataset.options import AUDIO_EXTENSIONS, CONNECT_TIMEOUT, DEFAULT_FILE_TIMEOUT
-from seqdown.dataset.progress import Progress
+from seqdown.dataset.options import (
+    AUDIO_EXTENSIONS,
+    CONNECT_TIMEOUT,
+    DEFAULT_FILE_TIMEOUT,
+    DEFAULT_VERIFY,
+)
+from seqdown.dataset.progress import Progress, escaped_name
 from seqdown.dataset.settings import (
     DATASET_FILE,
     Settings,
@@ -95,7 +125,6 @@ __all__ = [
     "Summary",
     "clear_outputs",
     "dataset_lock",
-    "escaped_name",
     "finish_dataset",
     "preprocess",
     "shard_of",
@@ -151,7 +180,7 @@ class Summary:
         """The one-line summary printed at the end of a run."""
         rtf = self.real_time_factor
         speed = "n/a" if rtf is None else f"{rtf:.4f}"
-        failures = (f" (see {os.path.join(self.output_dir, FAILURES_FILE)})"
+        failures = (f" (see {escaped_name(os.path.join(self.output_dir, FAILURES_FILE))})"
                     if self.failed else "")
         text = f", {len(self.without_text)} without text" if self.without_text else ""
         return (f"{self.done + self.skipped + self.failed} {self.unit}: {self.done} done, "
@@ -164,14 +193,17 @@ def dataset_lock(folder: Path) -> Iterator[None]:
     """Holds an exclusive lock on ``folder/.lock`` (POSIX ``flock``; released if killed).
 
     Raises:
-        UsageError: another process holds it.
+        UsageError: another process holds it, or ``folder`` refuses writes.
+        StorageError: the lock file cannot be created for another reason (no room).
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no locking
         yield
         return
-    with open(folder / LOCK_FILE, "a") as handle:
+    with _refused_writes(folder):
+        lock = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - closed below
+    with lock as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -181,6 +213,36 @@ def dataset_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: What a folder that refuses every write says: a usage error, not a storage failure.
+_REFUSED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+@contextlib.contextmanager
+def _refused_writes(folder: Path) -> Iterator[None]:
+    """The first writes to OUTPUT_DIR: an ``OSError`` becomes a :class:`UsageError` when the
+    folder refuses writes (nothing was written), else a :class:`StorageError`."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in _REFUSED:
+            raise UsageError(f"OUTPUT_DIR {os.fspath(folder)!r} cannot be written: "
+                             f"{error.strerror}; choose a folder you may write to") from None
+        raise StorageError.of(error, folder) from error
+
+
+def _probe_writes(folder: Path) -> None:
+    """Creates and removes a temporary file in ``folder`` (an existing ``.lock`` proves nothing).
+
+    Raises:
+        UsageError: the folder refuses writes (read-only, no permission).
+        StorageError: another write failure (no room).
+    """
+    with _refused_writes(folder):
+        handle, probe = tempfile.mkstemp(prefix=".seqdown-probe.", suffix=".tmp", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
 
 
 def _check_output(folder: Path, settings: Settings, overwrite: bool) -> None:
@@ -241,21 +303,32 @@ def finish_dataset(folder: Path, settings: Settings, entries: list[Entry],
 
     Returns:
         The counts written to ``dataset.json``: utterances, failures, hours.
+
+    Raises:
+        StorageError: a write failed; then there is no ``manifest.jsonl`` nor
+            ``failures.jsonl`` (and ``dataset.json`` still says ``complete: false``).
     """
     entries = sorted(entries, key=lambda entry: entry.record.id)
     records = [entry.record for entry in entries]
-    write_jsonl(folder / MANIFEST_FILE, records)
     failures = sorted(failures, key=failure_order)
-    write_jsonl(folder / FAILURES_FILE, failures)
-    Journal(folder).rewrite(entries)
-    wanted = {Path(record.feature_filepath).name for record in records}
-    for array in (folder / FEATURES_DIR).glob("*.npy"):
-        if array.name not in wanted:
-            array.unlink()
     counts = {"utterances": len(records), "failures": len(failures),
               "hours": total_hours(records),
               "without_text": sum(record.text is None for record in records)}
-    _write_description(folder, settings, counts)
+    try:
+        write_jsonl(folder / FAILURES_FILE, failures)
+        Journal(folder).rewrite(entries)
+        wanted = {Path(record.feature_filepath).name for record in records}
+        with storage_errors(folder / FEATURES_DIR):
+            for array in (folder / FEATURES_DIR).glob("*.npy"):
+                if array.name not in wanted:
+                    array.unlink()
+        write_jsonl(folder / MANIFEST_FILE, records)
+        _write_description(folder, settings, counts)  # "complete": true, last
+    except StorageError:  # what describes an unfinished folder goes, as at the start of a run
+        for name in (MANIFEST_FILE, FAILURES_FILE):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+        raise
     return counts
 
 
@@ -300,29 +373,34 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def escaped_name(name: str) -> str:
-    """``name`` printable on one line: undecodable bytes as ``\\xff``, control
-    characters (a newline that would forge a line of the summary) as ``\\n``."""
-    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in raw)
-
-
 def _relabel(entry: Entry, utterance: Utterance) -> Entry:
     """``entry`` with the text and extra keys ``utterance`` now has (its array unchanged)."""
     record = replace(entry.record, text=utterance.text, extra=utterance.extra)
     return replace(entry, record=record, input_digest=utterance.digest)
 
 
+def _source_sha256(path: str, hashes: dict[str, str]) -> str:
+    """The SHA-256 of the source at ``path`` ("" if unreadable), hashed once per run."""
+    if path not in hashes:
+        try:
+            hashes[path] = sha256_file(path)
+        except OSError:
+            hashes[path] = ""
+    return hashes[path]
+
+
 def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
-          inputs: tuple[list[Utterance], list[Failure]]
+          inputs: tuple[list[Utterance], list[Failure]], verify: bool
           ) -> tuple[list[Job], list[Entry], list[Failure]]:
     """Splits this shard's utterances into jobs to run, finished entries, and failures.
 
     ``inputs`` is :func:`_utterances`. The failures are the manifest's invalid
     lines, utterances without a text under ``--require-text``, and audio files
-    that vanished.
+    that vanished. With ``verify``, a finished entry must also pass
+    :func:`~seqdown.dataset.journal.verified`; one that does not is redone, with a
+    warning.
     """
+    hashes: dict[str, str] = {}
     utterances, invalid = inputs
     mine = settings.num_shards, settings.shard_index
     failures = [failure for failure in invalid
@@ -342,12 +420,20 @@ def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
                                               error.strerror or str(error)))
             continue
         entry = journal.get(utterance.key)
+        kept = None
         if entry is not None and is_current(entry, status, folder, utterance.digest):
-            finished.append(entry.moved_to(utterance.audio_path))  # INPUT_DIR may have moved
+            kept = entry
         elif (entry is not None and entry.audio_digest == utterance.audio_digest
               and is_current(entry, status, folder, entry.input_digest)):
-            # Only the text or extra keys changed: the array stays.
-            finished.append(_relabel(entry, utterance).moved_to(utterance.audio_path))
+            kept = _relabel(entry, utterance)  # only the text or extra keys changed
+        if kept is not None and verify:
+            why = verified(kept, folder, _source_sha256(utterance.audio_path, hashes))
+            if why is not None:
+                logger.warning("--verify: processing %s again: %s", escaped_name(kept.key),
+                               escaped_name(why))
+                kept = None
+        if kept is not None:
+            finished.append(kept.moved_to(utterance.audio_path))  # INPUT_DIR may have moved
         else:
             jobs.append(Job(utterance, os.fspath(folder), settings, status.st_size,
                             status.st_mtime_ns))
@@ -396,7 +482,8 @@ def _recorded(job: Job, outcome: Entry | Failure | WorkerCrash[Job] | TimedOut[J
 
 
 def _log_failure(failure: Failure) -> None:
-    logger.info("failed %s: %s: %s", failure.where, failure.error, failure.message)
+    logger.info("failed %s: %s: %s", escaped_name(failure.where), failure.error,
+                escaped_name(failure.message))
 
 
 def _warn_empty(settings: Settings) -> None:
@@ -411,7 +498,8 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
                overwrite: bool = False, progress: Progress | None = None,
                scheduler: Scheduler | None = None,
                file_timeout: float | None = DEFAULT_FILE_TIMEOUT,
-               connect_timeout: float = CONNECT_TIMEOUT) -> Summary:
+               connect_timeout: float = CONNECT_TIMEOUT, verify: bool = DEFAULT_VERIFY
+               ) -> Summary:
     """Preprocesses ``settings.input_dir`` into the dataset folder ``output_dir``.
 
     Args:
@@ -431,14 +519,20 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
         file_timeout: seconds one file may take before it is recorded as a
             ``Timeout`` failure; None for no limit.
         connect_timeout: seconds to wait for the scheduler.
+        verify: on resume, also compare the SHA-256 of each finished array
+            with its record's and of its source with the journal's (reads
+            them all); a mismatch is processed again.
 
     Returns:
         A :class:`Summary`; ``summary.failed`` files are in ``failures.jsonl``.
 
     Raises:
         UsageError: INPUT_DIR is not a folder, OUTPUT_DIR is not a dataset
-            folder, or another process is writing to it; the scheduler cannot
-            be reached, or a worker cannot read INPUT_DIR or write OUTPUT_DIR.
+            folder, refuses writes (read-only, no permission), or another
+            process is writing to it; the scheduler cannot be reached, or a
+            worker cannot read INPUT_DIR or write OUTPUT_DIR.
+        StorageError: a write to OUTPUT_DIR failed mid-run (no room, I/O
+            error); the folder resumes when the command runs again.
         MissingExtra: ``scheduler`` is given without the ``dask`` extra.
         SettingsMismatch: OUTPUT_DIR holds a dataset made with other settings
             (and not ``overwrite``); nothing was changed.
@@ -453,30 +547,34 @@ def preprocess(settings: Settings, output_dir: str | os.PathLike[str], *, worker
     inputs = _utterances(settings, folder)  # may refuse the inputs: before anything changes
     with _cluster(scheduler, workers, connect_timeout) as client:
         created = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
+        with _refused_writes(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        _probe_writes(folder)  # a read-only folder is refused before anything changes
         executor = None if client is None else _check_cluster(client, settings, folder, created)
         return _run(settings, folder, output_dir, overwrite, progress, executor, workers,
-                    file_timeout, start, inputs)
+                    file_timeout, start, inputs, verify)
 
 
 def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], overwrite: bool,
          progress: Progress | None, executor: Executor | None, workers: int,
          file_timeout: float | None, start: float,
-         inputs: tuple[list[Utterance], list[Failure]]) -> Summary:
+         inputs: tuple[list[Utterance], list[Failure]], verify: bool) -> Summary:
     """The body of :func:`preprocess`, once OUTPUT_DIR exists and the executor is ready."""
     with dataset_lock(folder):
-        if overwrite:
-            clear_outputs(folder)
-        (folder / FEATURES_DIR).mkdir(exist_ok=True)
-        remove_temporaries(folder)
-        remove_temporaries(folder / FEATURES_DIR)
+        with storage_errors(folder):
+            if overwrite:
+                clear_outputs(folder)
+            (folder / FEATURES_DIR).mkdir(exist_ok=True)
+            remove_temporaries(folder)
+            remove_temporaries(folder / FEATURES_DIR)
         _write_description(folder, settings, counts=None)
         # While arrays may change, no manifest may describe them: readers wait for the end.
-        for name in (MANIFEST_FILE, FAILURES_FILE):
-            with contextlib.suppress(FileNotFoundError):
-                (folder / name).unlink()
+        with storage_errors(folder):
+            for name in (MANIFEST_FILE, FAILURES_FILE):
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / name).unlink()
         journal = Journal(folder)
-        jobs, entries, failures = _jobs(settings, folder, journal.load(), inputs)
+        jobs, entries, failures = _jobs(settings, folder, journal.load(), inputs, verify)
         journal.rewrite(entries)  # drops stale entries and a torn last line
         skipped, processed_seconds = len(entries), 0.0
         if not jobs and not entries and not failures:
@@ -507,7 +605,8 @@ def _run(settings: Settings, folder: Path, output_dir: str | os.PathLike[str], o
             if progress is not None:
                 progress.finish()
         # A worker killed while writing an array leaves its temporary file: every job is done.
-        remove_temporaries(folder / FEATURES_DIR)
+        with storage_errors(folder / FEATURES_DIR):
+            remove_temporaries(folder / FEATURES_DIR)
         counts = finish_dataset(folder, settings, entries, failures)
     texts_expected = settings.manifest is not None or bool(settings.transcripts)
     without_text = tuple(sorted(entry.record.source for entry in entries

@@ -7,8 +7,9 @@ figures as one plain line every ``interval`` seconds, also while no file
 finishes (a cluster waiting for workers, a file that hangs), so that a long
 run shows it is alive. Writes to the stream hold a lock.
 :class:`ProgressHandler` writes log records (each failure, warnings) through
-the same stream, clearing the bar first. No dependency: a few lines of ``\\r``
-and padding.
+the same stream, clearing the bar first, each record on one line: file names are
+passed through :func:`escaped_name`, so that a name with a newline cannot forge a
+line. No dependency: a few lines of ``\\r`` and padding.
 """
 
 from __future__ import annotations
@@ -22,10 +23,30 @@ from typing import TextIO
 from seqdown.dataset.manifest import Failure
 from seqdown.dataset.options import DEFAULT_PROGRESS_INTERVAL
 
-__all__ = ["Progress", "ProgressHandler", "format_duration"]
+__all__ = ["Progress", "ProgressHandler", "escaped_name", "format_duration"]
 
 _WIDTH = 24
 _REDRAW_SECONDS = 0.1
+
+
+def escaped_name(name: str) -> str:
+    """``name`` printable on one line: undecodable bytes as ``\\xff``, control
+    characters (a newline that would forge a line of the summary) as ``\\n``.
+
+    Idempotent (an escaped name is printable), and total: a lone surrogate that is
+    not an undecodable byte becomes ``\\udXXX``.
+
+    Example:
+        >>> escaped_name("a\\nb.wav")
+        'a\\\\nb.wav'
+    """
+    try:
+        encoded = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that os.fsdecode did not make
+        encoded = name.encode("utf-8", "backslashreplace")
+    raw = encoded.decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in raw)
 
 
 def format_duration(seconds: float) -> str:
@@ -152,8 +173,8 @@ class ProgressHandler(logging.Handler):
         self.progress = progress
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Writes the formatted record."""
+        """Writes the formatted record, on one line (:func:`escaped_name`)."""
         try:
-            self.progress.write(self.format(record))
+            self.progress.write(escaped_name(self.format(record)))
         except Exception:  # a broken stream must not stop the run
             self.handleError(record)

@@ -19,8 +19,11 @@ the bound is ``5 * 80 * 4 * 100`` bytes per second, 0.6 GB per hour of audio
 (one float64 copy of a 48 kHz stereo hour is 2.8 GB); ``--features wave`` at
 16 kHz keeps the resampled waveform, twice that.
 
-Every error becomes a :class:`~seqdown.dataset.manifest.Failure` whose ``error`` is the
-exception's class name: a bad file never stops a run.
+Every error of the file becomes a :class:`~seqdown.dataset.manifest.Failure` whose
+``error`` is the exception's class name: a bad file never stops a run. The one
+exception is :class:`~seqdown.dataset.atomic.StorageError` (OUTPUT_DIR cannot be
+written: a full disk, a read-only mount): it says nothing about the file, so it
+propagates, through the worker pool to the parent, and stops the run.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqdown.dataset.atomic import save_array
+from seqdown.dataset.atomic import StorageError, save_array, sha256_file
 from seqdown.dataset.audio import NonFiniteSamples, TooShort, open_audio, segment_frames
 from seqdown.dataset.features import FeatureExtractor
 from seqdown.dataset.journal import Entry
@@ -83,6 +86,12 @@ class Job:
 @lru_cache(maxsize=4)
 def _frontend(settings: Settings) -> Chain:
     return settings.build_frontend().eval()
+
+
+@lru_cache(maxsize=16)
+def _source_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """The SHA-256 of a source file, hashed once per worker for the segments of one file."""
+    return sha256_file(path)
 
 
 @dataclass(frozen=True)
@@ -167,8 +176,9 @@ def _run(job: Job) -> Entry:
         offset=decoded.start / decoded.sample_rate if segment else None, text=utterance.text,
         frame_shift=settings.frame_shift, frame_count=settings.frame_count,
         extra=utterance.extra)
+    source_sha256 = _source_sha256(job.audio_path, job.source_size, job.source_mtime_ns)
     return Entry(record, job.source_size, job.source_mtime_ns, size, utterance.key,
-                 utterance.digest, utterance.audio_digest)
+                 utterance.digest, utterance.audio_digest, source_sha256)
 
 
 def process_file(job: Job) -> Entry | Failure:
@@ -176,10 +186,15 @@ def process_file(job: Job) -> Entry | Failure:
 
     Runs in a worker process (it is picklable by reference) or in the parent.
     Any exception becomes a :class:`Failure` naming its class, with the absolute
-    path replaced by ``source`` in the message.
+    path replaced by ``source`` in the message, except a :class:`StorageError`.
+
+    Raises:
+        StorageError: the array cannot be written to OUTPUT_DIR.
     """
     try:
         return _run(job)
+    except StorageError:
+        raise
     except Exception as error:  # a bad file must never stop the run
         message = str(error).replace(job.audio_path, job.source) or _no_message(error)
         return job.utterance.failure(type(error).__name__, message)

@@ -14,6 +14,9 @@ flight are then run again one at a time in a single-worker pool (replaced
 after each death): the ones that kill their worker again come back as
 :class:`WorkerCrash`, the others as normal results, and the remaining jobs
 continue in a new pool. One bad file costs its own result, never the run.
+An exception the function raises (it turns a file's errors into results, so
+this is one that must stop the run, such as a full disk) propagates to the
+caller as itself; the jobs not yet started are cancelled.
 
 A job may also be given a time limit (:func:`call_with_timeout`): one that
 runs longer comes back as :class:`TimedOut`. In the main thread of a process
@@ -227,16 +230,20 @@ def _run_in_pool(function: Callable[[Job], Done], module: str, remaining: Iterat
         suspects: list[Job] = []
         with _pool(workers, module) as pool:
             pending: dict[Future[Done], Job] = {}
-            while True:
-                for job in islice(remaining, workers * JOBS_AHEAD - len(pending)):
-                    pending[pool.submit(function, job)] = job
-                if not pending:
-                    return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                if any(isinstance(future.exception(), BrokenProcessPool) for future in done):
-                    break  # a worker died
-                for future in done:
-                    yield pending.pop(future), future.result()
+            try:
+                while True:
+                    for job in islice(remaining, workers * JOBS_AHEAD - len(pending)):
+                        pending[pool.submit(function, job)] = job
+                    if not pending:
+                        return
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    if any(isinstance(future.exception(), BrokenProcessPool) for future in done):
+                        break  # a worker died
+                    for future in done:
+                        yield pending.pop(future), future.result()
+            except BaseException:  # a job's exception, or the caller stopped: start no more
+                pool.shutdown(cancel_futures=True)
+                raise
         # Broken: keep what finished, and rerun the rest alone to find the culprit.
         for future, job in pending.items():
             if future.done() and not isinstance(future.exception(), BrokenProcessPool):

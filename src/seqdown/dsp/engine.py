@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqdown._validation import check_choice, check_finite_number, check_positive_int
-from seqdown.dsp.filters import SincDesign, design_lowpass, design_sinc, kaiser_spec
+from seqdown._validation import check_choice, check_positive_int
+from seqdown.dsp.filters import SincDesign, check_spec, design_lowpass, design_sinc, kaiser_spec
 from seqdown.dsp.overlap_save import OverlapSavePlan, overlap_save_plan, overlap_save_resample
 from seqdown.dsp.padding import PadType, background, check_padtype
 from seqdown.dsp.polyphase import PolyphaseKernel, polyphase_kernel, polyphase_resample
@@ -213,8 +213,7 @@ def resampling_plan(up: int, down: int, attenuation: float, transition: float,
     """
     up = check_positive_int("up", up)
     down = check_positive_int("down", down)
-    attenuation = check_finite_number("attenuation", attenuation, 10.0, 300.0)
-    transition = check_finite_number("transition", transition, 0.0, 1.0)
+    attenuation, transition = check_spec(attenuation, transition)
     method = check_choice("method", method, METHODS)
     common = math.gcd(up, down)
     return _plan(up // common, down // common, attenuation, transition, method)

@@ -44,12 +44,15 @@ __all__ = [
     "DECIMATE_ATTENUATION",
     "DECIMATE_DEFAULT_TAPS",
     "DECIMATE_TRANSITION",
+    "MAX_ATTENUATION",
+    "MAX_DESIGN_TAPS",
     "RESAMPLE_ATTENUATION",
     "RESAMPLE_PRESETS",
     "RESAMPLE_TRANSITION",
     "Quality",
     "SincDesign",
     "binomial_taps",
+    "check_spec",
     "design_lowpass",
     "design_sinc",
     "kaiser_spec",
@@ -79,6 +82,14 @@ RESAMPLE_PRESETS: dict[str, tuple[float, float]] = {
     "vhq": (150.0, 0.05),
 }
 
+#: The highest attenuation (dB) a design accepts: float64 resolves a filter's stopband and
+#: passband to about 10 ** (-200 / 20) at a million taps (its rounding is near 1e-16 per
+#: tap), and no audio format needs more (32-bit integer PCM spans 193 dB).
+MAX_ATTENUATION = 200.0
+#: The most taps one design computes (8 MiB in float64, measured on a 2 ** 21-point grid):
+#: a narrower transition band or a larger ratio raises instead of allocating without bound.
+MAX_DESIGN_TAPS = 1 << 20
+
 #: Extra attenuation (dB) the measured design must show, so that a peak that falls
 #: between two points of the measurement grid is still within the spec.
 _GRID_SAFETY_DB = 0.1
@@ -105,6 +116,26 @@ def kaiser_spec(attenuation: float, transition_width: float) -> tuple[int, float
     return max(numtaps, 3), float(signal.kaiser_beta(attenuation))
 
 
+def check_spec(attenuation: object, transition: object) -> tuple[float, float]:
+    """Returns ``(attenuation, transition)`` as floats after checking their ranges.
+
+    Raises:
+        TypeError: either is not a real number (strings and bools included).
+        ValueError: ``attenuation`` outside (10, :data:`MAX_ATTENUATION`) dB, or
+            ``transition`` outside (0, 1).
+    """
+    return (check_finite_number("attenuation", attenuation, 10.0, MAX_ATTENUATION),
+            check_finite_number("transition", transition, 0.0, 1.0))
+
+
+def _check_design_size(numtaps: int, attenuation: float, transition: float) -> None:
+    if numtaps > MAX_DESIGN_TAPS:
+        raise ValueError(
+            f"attenuation={attenuation} dB with transition={transition} needs a filter of "
+            f"about {numtaps} taps, beyond MAX_DESIGN_TAPS={MAX_DESIGN_TAPS}; widen the "
+            "transition, lower the attenuation, or resample in two steps")
+
+
 def _meets_spec(taps: np.ndarray, edge: float, stop: float, attenuation: float) -> bool:
     """Checks ``taps`` on a dense grid: flat to ``edge``, ``attenuation`` dB down from ``stop``."""
     nfft = 1 << min(_GRID_MAX_LOG2, max(12, math.ceil(math.log2(_GRID_OVERSAMPLING * taps.size))))
@@ -125,6 +156,7 @@ def _design(up: int, down: int, attenuation: float, transition: float) -> np.nda
     margin = 0.0
     while margin <= _MAX_MARGIN_DB:
         numtaps, beta = kaiser_spec(attenuation + margin, width)
+        _check_design_size(numtaps, attenuation, transition)
         taps = signal.firwin(numtaps, stop - width / 2, window=("kaiser", beta), fs=1.0,
                              scale=False)
         taps /= taps.sum()
@@ -155,8 +187,9 @@ def design_lowpass(up: int = 1, down: int = 1, *, attenuation: float = RESAMPLE_
 
     Raises:
         TypeError: ``up`` or ``down`` is not an integer.
-        ValueError: ``up`` or ``down`` < 1, ``attenuation`` outside (10, 300) dB,
-            or ``transition`` outside (0, 1).
+        ValueError: ``up`` or ``down`` < 1, ``attenuation`` outside (10, 200) dB,
+            ``transition`` outside (0, 1), or a filter longer than
+            :data:`MAX_DESIGN_TAPS`.
 
     Example:
         >>> taps = design_lowpass(1, 2, attenuation=60, transition=0.5)
@@ -165,8 +198,7 @@ def design_lowpass(up: int = 1, down: int = 1, *, attenuation: float = RESAMPLE_
     """
     up = check_positive_int("up", up)
     down = check_positive_int("down", down)
-    attenuation = check_finite_number("attenuation", attenuation, 10.0, 300.0)
-    transition = check_finite_number("transition", transition, 0.0, 1.0)
+    attenuation, transition = check_spec(attenuation, transition)
     common = math.gcd(up, down)
     up, down = up // common, down // common
     if up == down == 1:
@@ -222,6 +254,7 @@ def _design_sinc(up: int, down: int, attenuation: float, transition: float) -> S
     margin = 0.0
     while margin <= _MAX_MARGIN_DB:
         numtaps, beta = kaiser_spec(attenuation + margin, width)
+        _check_design_size(numtaps, attenuation, transition)
         design = SincDesign(stop - width / 2, (numtaps - 1) // 2, beta)
         if _meets_spec(design.taps(), stop - width, stop, attenuation):
             return design
@@ -257,8 +290,7 @@ def design_sinc(up: int = 1, down: int = 1, *, attenuation: float = RESAMPLE_ATT
     """
     up = check_positive_int("up", up)
     down = check_positive_int("down", down)
-    attenuation = check_finite_number("attenuation", attenuation, 10.0, 300.0)
-    transition = check_finite_number("transition", transition, 0.0, 1.0)
+    attenuation, transition = check_spec(attenuation, transition)
     common = math.gcd(up, down)
     return _design_sinc(up // common, down // common, attenuation, transition)
 

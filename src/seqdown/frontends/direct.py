@@ -29,7 +29,12 @@ from torch import Tensor
 
 from seqdown.dsp.engine import compute_dtype
 
-__all__ = ["direct_resample", "direct_weight"]
+__all__ = ["TRACE_MAX_TAPS", "direct_resample", "direct_weight"]
+
+#: The most taps a Module builds its direct form with (8 MiB in float64): beyond it (a
+#: large ``up``, as for 16001 Hz -> 16000 Hz) the direct form would also zero-stuff the
+#: input ``up`` times, so such ratios run eagerly only.
+TRACE_MAX_TAPS = 1 << 20
 
 
 def direct_weight(taps: np.ndarray, up: int) -> Tensor:

@@ -180,4 +180,8 @@ class RNNEncoder(nn.Module):
             encoded, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True,
                                              total_length=steps)
             output = output.index_copy(0, keep, encoded)
+        else:  # every item is empty: zeros, joined to the graph so that backward() gives
+            # zero gradients for the input and every parameter rather than an error
+            weights = torch.stack([p.sum() for p in self.rnn.parameters()]).sum()
+            output = output + 0.0 * (sequence.sum() + weights).to(output.dtype)
         return output, out_lengths

@@ -68,7 +68,7 @@ from seqdown.dsp.padding import PadType, check_padtype, extension
 from seqdown.dsp.rates import rate_ratio
 from seqdown.dsp.streaming import engine_array, engine_steps, run_steps
 from seqdown.frontends.base import FrontEnd, require_steps
-from seqdown.frontends.direct import direct_resample, direct_weight
+from seqdown.frontends.direct import TRACE_MAX_TAPS, direct_resample, direct_weight
 from seqdown.frontends.streaming import StepStreamer, Streamer, StreamGeometry
 from seqdown.lengths import Length, causal_delay, resample_length
 
@@ -114,7 +114,7 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATIO
         x: ``(..., time)`` floating-point tensor, any device.
         factor: integer decimation factor (1 returns a copy).
         attenuation: dB of rejection for everything at or above the output
-            Nyquist frequency, and passband flatness.
+            Nyquist frequency, and passband flatness (between 10 and 200).
         transition: fraction of the output Nyquist frequency given to the
             transition band; the gain is flat below ``1 - transition`` of it.
         padtype: what lies beyond the ends (see the module notes).
@@ -165,7 +165,7 @@ def resample(x: Tensor, orig_freq: float, new_freq: float, *,
             float such as ``44100.0``) up to 768 kHz.
         new_freq: output sample rate in Hz, likewise.
         attenuation: dB of alias (or image) rejection and passband flatness
-            (default 120).
+            (default 120; between 10 and 200).
         transition: fraction of the lower Nyquist frequency given to the
             transition band (default 0.1).
         quality: a named spec instead of ``attenuation``/``transition``:
@@ -218,15 +218,23 @@ class _Resampler(FrontEnd):
         self.register_buffer("weight", plan_buffer(self.plan), persistent=False)
         # Streaming and tracing see only the filter and the ratio, not the engine.
         self.ratio = (up, down)
-        taps = self.taps
-        self.register_buffer("traced_weight", direct_weight(taps, up), persistent=False)
-        half = (taps.size - 1) // 2
+        size = self._taps_size()
+        # The direct form is ``size`` taps at ``up`` times the input rate: built only where
+        # it is bounded (an empty buffer marks a ratio that cannot be traced).
+        traced = direct_weight(self.taps, up) if size <= TRACE_MAX_TAPS else torch.zeros(1, 1, 0)
+        self.register_buffer("traced_weight", traced, persistent=False)
+        half = (size - 1) // 2
         # The exact path is shift equivariant: each output is its window's. The FFT blocks
         # and table periods sit on a fixed grid: streaming runs the same steps on it.
         steps = None if self.plan.method == "direct" or up == down else engine_steps(self.plan)
-        self._geometry = StreamGeometry(up, down, half, taps.size,
-                                        causal_delay(half, taps.size) if self.causal else 0,
-                                        steps)
+        self._geometry = StreamGeometry(up, down, half, size,
+                                        causal_delay(half, size) if self.causal else 0, steps)
+
+    def _taps_size(self) -> int:
+        """``self.taps.size``, without sampling the filter at ``up`` times the input rate."""
+        if self.plan.method == "direct":
+            return int(self.plan.taps().size)
+        return (self.plan.span - 1) * self.plan.up + 1
 
     @property
     def stream_geometry(self) -> StreamGeometry:
@@ -283,6 +291,13 @@ class _Resampler(FrontEnd):
         if self.padtype != "constant":
             raise ValueError(f"padtype={self.padtype!r} is not traceable (each item's edges "
                              "depend on its length); export a Module with padtype='constant'")
+        if self.traced_weight.numel() == 0:
+            up, down = self.ratio
+            raise ValueError(
+                f"resampling by {up}/{down} is not traceable: its direct form needs "
+                f"{self._taps_size()} taps at {up} times the input rate, beyond "
+                f"TRACE_MAX_TAPS={TRACE_MAX_TAPS}; export a ratio with a smaller up (e.g. "
+                "resample the audio to a rate with a small ratio before the model)")
 
     @property
     def taps(self) -> np.ndarray:
@@ -344,7 +359,8 @@ class Decimate(_Resampler):
 
     Args:
         factor: integer decimation factor.
-        attenuation: stopband attenuation and passband flatness in dB.
+        attenuation: stopband attenuation and passband flatness in dB (between 10
+            and 200).
         transition: transition band as a fraction of the output Nyquist frequency.
         padtype: what lies beyond each item's ends (see the module notes).
         method: ``"direct"`` (the default), ``"fft"``, ``"table"`` or ``"auto"``.
@@ -391,7 +407,8 @@ class Resample(_Resampler):
     Args:
         orig_freq: input sample rate in Hz (an integer or integral float, <= 768000).
         new_freq: output sample rate in Hz, likewise.
-        attenuation: stopband attenuation and passband flatness in dB (default 120).
+        attenuation: stopband attenuation and passband flatness in dB (default 120;
+            between 10 and 200).
         transition: transition band as a fraction of the lower Nyquist frequency
             (default 0.1).
         quality: ``"hq"`` or ``"vhq"`` instead of ``attenuation``/``transition``.

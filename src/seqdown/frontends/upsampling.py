@@ -11,6 +11,8 @@ the rounding of the front-end that shortened it. For a front-end ``d`` of
 integer factor ``f`` and an input of ``n`` steps, ``d`` gives
 ``m = d.output_length(n)`` steps and ``Upsample(f)`` gives ``m * f``, which is
 ``n`` only when ``f`` divides ``n``; ``target_length=n`` makes it exactly ``n``.
+A target beyond ``2 * output_length(time) + factor`` cannot be a skip's length
+and is refused with a ValueError (``pad_or_trim`` pads to any size).
 
 ``target_length`` is one size for the whole batch (the skip's time axis), so
 each item's valid length after it is ``min(output_length(length),
@@ -49,6 +51,7 @@ from torch import Tensor, nn
 
 from seqdown._validation import check_choice, check_positive_int, check_waveform
 from seqdown.dsp.filters import DECIMATE_ATTENUATION, DECIMATE_TRANSITION
+from seqdown.dsp.rates import MAX_SAMPLE_RATE
 from seqdown.frontends.base import PaddedBatchModule, fill_padding
 from seqdown.frontends.resampling import Resample, resample
 from seqdown.frontends.streaming import StreamGeometry
@@ -58,6 +61,13 @@ __all__ = ["TransposedConv", "Upsample", "pad_or_trim", "upsample"]
 
 UpsampleMode = Literal["nearest", "linear", "sinc"]
 _MODES: tuple[str, ...] = ("nearest", "linear", "sinc")
+
+
+def _check_sinc_factor(factor: int, mode: str) -> None:
+    """Refuses a ``sinc`` factor beyond the resampler's largest ratio, :data:`MAX_SAMPLE_RATE`."""
+    if mode == "sinc" and factor > MAX_SAMPLE_RATE:
+        raise ValueError(f"factor must be at most {MAX_SAMPLE_RATE} with mode='sinc' (the "
+                         f"resampler's largest ratio), got {factor}")
 
 
 def pad_or_trim(x: Tensor, target_length: int) -> Tensor:
@@ -115,7 +125,8 @@ def upsample(x: Tensor, factor: int, mode: UpsampleMode = "nearest", *,
         x: ``(..., time)`` floating-point tensor, any device.
         factor: integer upsampling factor (1 returns a copy).
         mode: ``"nearest"``, ``"linear"`` or ``"sinc"``.
-        attenuation: ``sinc`` only: image rejection and passband flatness in dB.
+        attenuation: ``sinc`` only: image rejection and passband flatness in dB
+            (between 10 and 200).
         transition: ``sinc`` only: transition band as a fraction of the input
             Nyquist frequency.
 
@@ -125,8 +136,9 @@ def upsample(x: Tensor, factor: int, mode: UpsampleMode = "nearest", *,
 
     Raises:
         TypeError: ``x`` is not a real floating-point tensor, ``factor`` not an int.
-        ValueError: ``factor`` < 1, an unknown ``mode`` (the message lists the
-            valid ones), or ``attenuation``/``transition`` out of range.
+        ValueError: ``factor`` < 1 (or above 768000 with ``"sinc"``), an unknown
+            ``mode`` (the message lists the valid ones), or
+            ``attenuation``/``transition`` out of range.
 
     Example:
         >>> upsample(torch.tensor([0.0, 1.0]), 2, "linear").tolist()
@@ -135,6 +147,7 @@ def upsample(x: Tensor, factor: int, mode: UpsampleMode = "nearest", *,
     check_waveform(x)
     factor = check_positive_int("factor", factor)
     mode = check_choice("mode", mode, _MODES)
+    _check_sinc_factor(factor, mode)
     if x.shape[-1] == 0:  # no step to interpolate, as Upsample gives
         return x.clone()
     if mode == "sinc":
@@ -158,6 +171,23 @@ class _Upsampler(PaddedBatchModule):
     def _stream_op(self, x: Tensor) -> Tensor:
         return self._lengthen(x, None)
 
+    def _check_target_length(self, target_length: object, time: int) -> int:
+        """``target_length`` as an int, at most ``2 * output_length(time) + factor``.
+
+        A skip connection's length is within the down path's receptive field of
+        ``output_length(time)``; a target far beyond it is a mistake, refused
+        before it reaches the allocator (``nn.ConvTranspose1d``'s ``output_size``
+        is stricter still: at most ``stride - 1`` beyond its output).
+        """
+        target_length = check_positive_int("target_length", target_length, minimum=0)
+        limit = 2 * int(self.output_length(time)) + self.factor
+        if target_length > limit:
+            raise ValueError(
+                f"target_length must be at most 2 * output_length(time) + factor = {limit} "
+                f"for an input of {time} steps, got {target_length}; it is the length of "
+                "the skip connection this output joins (pad further with pad_or_trim)")
+        return target_length
+
     def forward(self, x: Tensor, lengths: Tensor | None = None,
                 target_length: int | None = None) -> tuple[Tensor, Tensor | None]:
         """Lengthens ``x``.
@@ -178,11 +208,12 @@ class _Upsampler(PaddedBatchModule):
             TypeError: ``x`` is not a real floating-point tensor, ``lengths`` or
                 ``target_length`` not integer.
             ValueError: ``x`` is not 3-D, ``lengths`` has the wrong size or
-                range, or ``target_length`` < 0.
+                range, or ``target_length`` < 0 or above ``2 * output_length(time)
+                + factor``.
         """
         lengths = self.check_batch(x, lengths)
         if target_length is not None:
-            target_length = check_positive_int("target_length", target_length, minimum=0)
+            target_length = self._check_target_length(target_length, x.shape[-1])
         out_lengths = None
         if lengths is not None:
             x = fill_padding(x, lengths)
@@ -218,9 +249,10 @@ class Upsample(_Upsampler):
     See the module notes for how each aligns with the front-ends.
 
     Args:
-        factor: integer upsampling factor.
+        factor: integer upsampling factor (at most 768000 with ``"sinc"``).
         mode: ``"nearest"``, ``"linear"`` or ``"sinc"``.
-        attenuation: ``sinc`` only: image rejection and passband flatness in dB.
+        attenuation: ``sinc`` only: image rejection and passband flatness in dB
+            (between 10 and 200).
         transition: ``sinc`` only: transition band as a fraction of the input
             Nyquist frequency.
 
@@ -246,6 +278,7 @@ class Upsample(_Upsampler):
         super().__init__()
         self.factor = check_positive_int("factor", factor)
         self.mode = check_choice("mode", mode, _MODES)
+        _check_sinc_factor(self.factor, self.mode)
         # Resample(1, factor) runs the polyphase engine with design_lowpass(factor, 1, ...)
         # and caches its filter; it also validates attenuation and transition.
         self.resampler = (Resample(1, self.factor, attenuation, transition)
