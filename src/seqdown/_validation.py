@@ -21,6 +21,7 @@ __all__ = [
     "check_positive_int",
     "check_signal",
     "check_waveform",
+    "is_batched",
     "is_tracing",
     "legacy_tracing_message",
     "refuse_legacy_tracing",
@@ -42,6 +43,12 @@ def is_tracing() -> bool:
     traced program must not branch on data.
     """
     return torch.compiler.is_compiling() or _jit_is_tracing()
+
+
+def is_batched(x: Tensor) -> bool:
+    """True for a tensor that ``torch.func.vmap`` batches: its values are per item, so
+    checks that read them (``.item()``) cannot run; they are skipped, as under tracing."""
+    return bool(torch._C._functorch.is_batchedtensor(x))
 
 
 def refuse_legacy_tracing(name: str) -> None:
@@ -138,7 +145,8 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
     """Checks valid lengths for ``x`` of shape ``(batch, channels, time)``.
 
     The values (``0 <= lengths <= time``) are checked in eager mode only: under
-    :func:`is_tracing` reading them would put a data-dependent branch on the traced path.
+    :func:`is_tracing` reading them would put a data-dependent branch on the traced path,
+    and under ``torch.func.vmap`` (:func:`is_batched`) they cannot be read.
 
     Returns:
         The lengths as int64 on their own device.
@@ -158,9 +166,9 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
         raise ValueError(f"{name} must hold values (a CPU or accelerator tensor), got a tensor "
                          "on the 'meta' device, whose values are unknown")
     lengths = lengths.long()
-    if batch and not is_tracing():
+    if batch and not is_tracing() and not is_batched(lengths):
         # Eager mode only: reading the values would put a data-dependent branch on a
-        # traced (exported, compiled) path.
+        # traced (exported, compiled) path, and vmap cannot read a batched value.
         low, high = int(lengths.min()), int(lengths.max())
         if low < 0:
             raise ValueError(f"{name} must be >= 0, got {low}")

@@ -22,9 +22,12 @@ EXTRA: dict[str, Callable[[int], torch.nn.Module]] = {
     "decimate-2-causal": lambda c: seqdown.Decimate(2, causal=True),
     "chain-causal": lambda c: seqdown.Chain(seqdown.Decimate(2, causal=True),
                                             seqdown.AvgPool(2, causal=True)),
-    # The direct path streams exactly; the FFT path within its bound (see below).
+    # Every engine streams exactly (more ratios in test_streaming_resample.py).
     "resample-48k-16k": lambda c: seqdown.Resample(48000, 16000, attenuation=60,
                                                     method="direct"),
+    "resample-3-2-fft": lambda c: seqdown.Resample(3, 2, attenuation=60, method="fft"),
+    "resample-2-3-table": lambda c: seqdown.Resample(2, 3, attenuation=60, method="table"),
+    "decimate-3-fft-causal": lambda c: seqdown.Decimate(3, method="fft", causal=True),
     "upsample-nearest-3": lambda c: seqdown.Upsample(3),
     "upsample-linear-2": lambda c: seqdown.Upsample(2, "linear"),
     "upsample-linear-3": lambda c: seqdown.Upsample(3, "linear"),
@@ -54,14 +57,14 @@ def partition(time: int, rng: np.random.Generator) -> list[int]:
 
 def stream(module: torch.nn.Module, x: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
     """Pushes the chunks of ``x`` and flushes; checks the lookahead bound after every push."""
-    streamer = module.streamer()
+    streamer, lookahead = module.streamer(), module.lookahead
     pieces, pushed, emitted = [], 0, 0
     for chunk in x.split(sizes, dim=-1):
         pieces.append(streamer.push(chunk))
         pushed += chunk.shape[-1]
         emitted += pieces[-1].shape[-1]
-        assert emitted >= module.output_length(max(pushed - module.lookahead, 0)), (
-            f"late: {emitted} steps after {pushed} pushed, lookahead {module.lookahead}")
+        assert emitted >= module.output_length(max(pushed - lookahead, 0)), (
+            f"late: {emitted} steps after {pushed} pushed, lookahead {lookahead}")
         assert emitted <= module.output_length(pushed)
     pieces.append(streamer.flush())
     return pieces
@@ -110,6 +113,12 @@ def test_streams_on_the_device(device):
     x = torch.randn(2, 80, 57, device=device)
     y = torch.cat([chain.streamer().push(x[..., :0]), *stream(chain, x, [10, 0, 1, 46])], -1)
     torch.testing.assert_close(y, chain(x)[0], rtol=1e-5, atol=1e-5)
+    for method in ("fft", "table"):  # the engine-step streamer keeps its arrays on the device
+        resample = seqdown.Resample(48000, 16000, method=method).to(device)
+        wave = torch.randn(2, 1, 9000, device=device)
+        y = torch.cat(stream(resample, wave, [480] * 18 + [360]), dim=-1)
+        assert y.device == wave.device
+        torch.testing.assert_close(y, resample(wave)[0], rtol=1e-5, atol=1e-5)
 
 
 @settings(max_examples=40, deadline=None)
@@ -240,11 +249,12 @@ def long_stream(module: torch.nn.Module, chunk: torch.Tensor, pushes: int) -> li
 @pytest.mark.slow
 def test_one_hour_streams_in_constant_memory():
     torch.manual_seed(0)
-    # 1 h of 48 kHz audio in 10 s blocks down to 16 kHz: the state is one filter window.
+    # 1 h of 48 kHz audio in 10 s blocks down to 16 kHz: the state is below one FFT block.
     resample = seqdown.Resample(48000, 16000)
+    steps = resample.stream_geometry.steps
+    assert steps is not None
     held = long_stream(resample, torch.randn(1, 1, 480_000), 360)
-    assert max(held) <= resample.receptive_field + 3
-    assert max(held[180:]) == max(held[:180])
+    assert max(held) < steps.window  # after every push, the first as the last
     # 1 h of 10 ms log-mel frames (80 channels) in 10 s chunks through decimate:2+max:2.
     chain = seqdown.build_frontend("decimate:2+max:2")
     held = long_stream(chain, torch.randn(1, 80, 1000), 360)
@@ -319,20 +329,93 @@ def test_streamer_is_a_new_object_each_time():
     assert second.received == 0
 
 
-@pytest.mark.parametrize(("orig", "new"), [(48000, 16000), (44100, 16000), (16001, 16000)])
-def test_the_fft_path_streams_within_its_error_bound(orig, new):
-    """Resample's default engine computes FFT blocks where each buffer starts, so its
-    chunked output differs from the offline one by at most the stopband content that the
-    FFT path drops (fft_error_bound); method="direct" streams exactly (tested above)."""
-    from seqdown.dsp.engine import fft_error_bound
+# Resample on every engine: the FFT blocks and table periods sit on a fixed grid, which the
+# streamer keeps, so chunked equals offline on each path to float rounding, not only to
+# the FFT path's error bound.
+RATIOS = [(48000, 16000), (44100, 16000), (8000, 16000), (3, 2), (16000, 22050)]
 
-    module = seqdown.Resample(orig, new).double()
-    assert module.method in ("fft", "table")
-    x = torch.randn(2, 1, 3 * orig // 10, dtype=torch.float64, generator=torch.Generator()
-                    .manual_seed(0))
-    streamer = module.streamer()
-    pieces = [streamer.push(chunk) for chunk in x.split(orig // 25, dim=-1)] + [streamer.flush()]
-    streamed, offline = torch.cat(pieces, dim=-1), module(x)[0]
-    assert streamed.shape == offline.shape
-    rms = float(x.square().mean().sqrt())
-    assert float((streamed - offline).abs().max()) <= 2 * fft_error_bound(module.attenuation) * rms
+
+@settings(max_examples=40, deadline=None)
+@given(ratio=st.sampled_from(RATIOS), method=st.sampled_from(["direct", "fft", "table"]),
+       padtype=st.sampled_from(["constant", "constant", "edge", "smooth"]),
+       dtype=st.sampled_from([torch.float32, torch.float64]),
+       sizes=st.lists(st.one_of(st.integers(0, 2), st.integers(0, 400), st.integers(0, 6000)),
+                      min_size=1, max_size=12),
+       seed=st.integers(0, 2**16))
+def test_property_resample_streams_exactly_on_every_engine(ratio, method, padtype, dtype, sizes,
+                                                           seed):
+    module = seqdown.Resample(*ratio, attenuation=80, transition=0.2, method=method,
+                              padtype=padtype).to(dtype)
+    assert module.method == method
+    if module.output_length(sum(sizes)) < 1:
+        return
+    x = torch.randn(2, 1, sum(sizes), generator=torch.Generator().manual_seed(seed)).to(dtype)
+    x = x + 2.0  # an offset, so that the continuation past each end shows
+    expected = module(x)[0]
+    y = torch.cat(stream(module, x, sizes), dim=-1)
+    rtol = 1e-10 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(y, expected, rtol=rtol, atol=rtol * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize(("orig", "new"), [(48000, 16000), (44100, 16000), (16001, 16000)])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_the_default_fft_path_streams_exactly(orig, new, dtype):
+    module = seqdown.Resample(orig, new).to(dtype)
+    assert module.method == "fft"
+    x = torch.randn(2, 1, 3 * orig // 10, generator=torch.Generator().manual_seed(0)).to(dtype)
+    check_stream(module, x, orig, 1e-10 if dtype == torch.float64 else 1e-5)
+    chunk = orig // 25  # 40 ms chunks: the same blocks on the same samples, bit for bit
+    y = torch.cat(stream(module, x, [chunk] * (x.shape[-1] // chunk) + [x.shape[-1] % chunk]), -1)
+    torch.testing.assert_close(y, module(x)[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", ["fft", "table"])
+def test_engine_step_lookahead_is_tight(method):
+    module = seqdown.Resample(3, 2, attenuation=60, transition=0.3, method=method)
+    steps = module.stream_geometry.steps
+    assert steps is not None
+    time = steps.window + 2 * steps.advance
+    counts = emitted_counts(module, time)
+    lookahead = module.lookahead
+    assert lookahead > module.receptive_field // 2  # a block waits longer than a window
+    bound = [module.output_length(max(n - lookahead, 0)) for n in range(1, time + 1)]
+    assert all(c >= b for c, b in zip(counts, bound, strict=True))
+    tighter = [module.output_length(max(n - lookahead + 1, 0)) for n in range(1, time + 1)]
+    assert any(c < b for c, b in zip(counts, tighter, strict=True))
+
+
+def test_chain_with_an_engine_step_stage_streams_exactly_and_on_time():
+    # check_stream asserts the composed lookahead after every push, over several blocks.
+    chain = seqdown.Chain(seqdown.Resample(3, 2, attenuation=60, method="fft"),
+                          seqdown.MaxPool(3, 2, padding=1)).double()
+    assert chain.lookahead >= chain.stages[0].lookahead
+    check_stream(chain, torch.randn(2, 1, 15000, dtype=torch.float64), 4, 1e-10)
+
+
+def test_engine_step_state_stays_below_one_block():
+    module = seqdown.Resample(44100, 16000)
+    steps = module.stream_geometry.steps
+    assert steps is not None
+    held = long_stream(module, torch.randn(2, 1, 441), 400)  # 10 ms chunks, 4 s
+    assert max(held) < steps.window + 441
+    assert max(held[200:]) == max(held[:200])
+
+
+@pytest.mark.parametrize("padtype", ["line", "mean", "maximum", "minimum"])
+@pytest.mark.parametrize("method", ["direct", "fft", "table"])
+def test_padtype_that_reads_the_whole_signal_refuses_to_stream(padtype, method):
+    module = seqdown.Resample(3, 2, attenuation=60, padtype=padtype, method=method)
+    with pytest.raises(ValueError, match=f"padtype='{padtype}' cannot stream"):
+        module.streamer()
+
+
+@pytest.mark.parametrize("padtype", ["edge", "smooth"])
+@pytest.mark.parametrize("method", ["direct", "fft", "table"])
+@pytest.mark.parametrize("time", [1, 2, 3, 250, 9001])
+def test_padtype_from_the_end_samples_streams_exactly(padtype, method, time):
+    """"edge" and "smooth" continue each end from its last samples: the start is known after
+    two samples and the end at flush, so these stream exactly, the shortest signals included."""
+    module = seqdown.Resample(48000, 16000, attenuation=80, transition=0.2, padtype=padtype,
+                              method=method).double()
+    x = torch.randn(2, 1, time, dtype=torch.float64) + 3.0
+    check_stream(module, x, time, 1e-10)

@@ -19,6 +19,8 @@ are the ones the one-shot path computes, so the concatenated output equals
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -32,7 +34,80 @@ from seqdown.dsp.rates import rate_ratio
 from seqdown.dsp.table import table_steps
 from seqdown.lengths import ceil_div, resample_length
 
-__all__ = ["StreamingResampler"]
+__all__ = ["EngineSteps", "StreamingResampler", "engine_array", "engine_steps", "run_steps"]
+
+
+@dataclass(frozen=True)
+class EngineSteps:
+    """How a plan's engine advances over its input (the module notes).
+
+    Step ``q`` reads the ``window`` input samples from ``q * advance - left`` on
+    (samples before the signal are its padding) and emits the ``outputs`` output
+    samples from ``q * outputs`` on, exactly as the one-shot path computes them.
+
+    Attributes:
+        advance: input samples between the starts of consecutive steps.
+        outputs: output samples per step.
+        window: input samples one step reads.
+        left: samples step 0 reads before the signal (the filter's look-behind).
+    """
+
+    advance: int
+    outputs: int
+    window: int
+    left: int
+
+    def count(self, n: int) -> int:
+        """Steps whose whole window lies within the padding and the first ``n`` samples."""
+        return max(0, (n + self.left - self.window) // self.advance + 1)
+
+
+def engine_steps(plan: ResamplingPlan) -> EngineSteps:
+    """The step layout of ``plan``'s engine (a polyphase conv step, an FFT block, a period)."""
+    if plan.kernel is not None:
+        outputs, inputs, per_phase = plan.kernel.weight.shape
+        return EngineSteps(inputs, outputs, per_phase * inputs, plan.kernel.left)
+    if plan.fft is not None:
+        fft = plan.fft
+        return EngineSteps(fft.hop, fft.out_hop, fft.size, fft.half)
+    table = plan._table()  # one output period of `down` inputs and `up` outputs
+    return EngineSteps(table.down, table.up, table.down + 2 * table.half + 1, table.half)
+
+
+def engine_array(plan: ResamplingPlan, like: Tensor) -> Tensor:
+    """``plan``'s array (weight, spectrum or table) in ``like``'s precision and device."""
+    if plan.kernel is not None:
+        return torch.tensor(plan.kernel.weight, dtype=like.dtype, device=like.device)
+    if plan.fft is not None:
+        return response_tensor(plan.fft, like)
+    return torch.tensor(plan._table().table, dtype=like.dtype, device=like.device)
+
+
+def run_steps(plan: ResamplingPlan, array: Tensor, x: Tensor, first: int, steps: int) -> Tensor:
+    """Runs engine steps ``first .. first + steps - 1`` of ``plan``.
+
+    Args:
+        plan: the plan.
+        array: :func:`engine_array` of ``plan`` for ``x``.
+        x: ``(rows, time)`` input from step ``first``'s first sample on, holding at
+            least ``(steps - 1) * advance + window`` samples (:func:`engine_steps`).
+        first: the index of the first step (the tabulated filter needs it).
+        steps: how many steps to run.
+
+    Returns:
+        ``(rows, steps * outputs)``: the one-shot path's outputs of those steps.
+    """
+    if steps <= 0:
+        return x.new_zeros(x.shape[0], 0)
+    if plan.kernel is not None:
+        return polyphase_steps(x, array, steps)
+    if plan.fft is not None:
+        return overlap_save_steps(x, plan.fft, array, steps)
+    # Period p covers outputs [p * up, (p + 1) * up), reading inputs from p * down - half.
+    table = plan._table()
+    start = first * table.up
+    return table_steps(x, table, array, start, start + steps * table.up,
+                       first * table.down - table.half)
 
 
 class StreamingResampler:
@@ -62,16 +137,7 @@ class StreamingResampler:
                  transition: float = RESAMPLE_TRANSITION) -> None:
         up, down = rate_ratio(orig_freq, new_freq)
         self.plan = resampling_plan(up, down, attenuation, transition)
-        if self.plan.kernel is not None:
-            outputs, inputs, per_phase = self.plan.kernel.weight.shape
-            # (input samples per step, output samples per step, window, look-behind)
-            self._step = (inputs, outputs, per_phase * inputs, self.plan.kernel.left)
-        elif self.plan.fft is not None:
-            fft = self.plan.fft
-            self._step = (fft.hop, fft.out_hop, fft.size, fft.half)
-        else:  # the tabulated filter: one output period of `down` inputs and `up` outputs
-            table = self.plan._table()
-            self._step = (table.down, table.up, table.down + 2 * table.half + 1, table.half)
+        self._step = engine_steps(self.plan)
         self._array: Tensor | None = None  # the weight or the response, on the blocks' device
         self._buffer: Tensor | None = None  # input from the next step's first sample on
         self._dtype: torch.dtype | None = None  # dtype of the blocks, and of the outputs
@@ -98,7 +164,7 @@ class StreamingResampler:
     @property
     def window(self) -> int:
         """Input samples one step reads: the state is below ``window`` plus one block."""
-        return self._step[2]
+        return self._step.window
 
     def _identity(self) -> bool:
         return self.plan.up == self.plan.down == 1
@@ -107,32 +173,13 @@ class StreamingResampler:
         """Sets up dtype, the plan's array and the leading zeros from the first block."""
         compute = compute_dtype(block)
         self._dtype = block.dtype
-        probe = block.new_zeros(0, dtype=compute)
-        if self.plan.kernel is not None:
-            self._array = torch.tensor(self.plan.kernel.weight, dtype=compute,
-                                       device=block.device)
-        elif self.plan.fft is not None:
-            self._array = response_tensor(self.plan.fft, probe)
-        else:
-            self._array = torch.tensor(self.plan._table().table, dtype=compute,
-                                       device=block.device)
+        self._array = engine_array(self.plan, block.new_zeros(0, dtype=compute))
         # The first step reads `left` samples before the signal: zeros.
-        self._buffer = block.new_zeros(block.shape[0], self._step[3], dtype=compute)
+        self._buffer = block.new_zeros(block.shape[0], self._step.left, dtype=compute)
 
     def _steps(self, buffer: Tensor, steps: int) -> Tensor:
         assert self._array is not None
-        if steps <= 0:
-            return buffer.new_zeros(buffer.shape[0], 0)
-        if self.plan.kernel is not None:
-            return polyphase_steps(buffer, self._array, steps)
-        if self.plan.fft is not None:
-            return overlap_save_steps(buffer, self.plan.fft, self._array, steps)
-        # Period p covers outputs [p * up, (p + 1) * up), reading inputs from p * down - half;
-        # `buffer` starts at the first unfinished period's first input (minus half).
-        table = self.plan._table()
-        first = self._produced_steps * table.up
-        origin = self._produced_steps * table.down - table.half
-        return table_steps(buffer, table, self._array, first, first + steps * table.up, origin)
+        return run_steps(self.plan, self._array, buffer, self._produced_steps, steps)
 
     def _emit(self, y: Tensor) -> Tensor:
         self._produced += y.shape[1]
@@ -160,9 +207,8 @@ class StreamingResampler:
         if self._identity():
             return self._emit(block.clone())
         buffer = torch.cat([self._buffer, block.to(self._buffer.dtype)], dim=1)
-        advance, _, window, _ = self._step
-        steps = max(0, (buffer.shape[1] - window) // advance + 1)
-        self._buffer = buffer[:, steps * advance:]
+        steps = self._step.count(buffer.shape[1] - self._step.left)
+        self._buffer = buffer[:, steps * self._step.advance:]
         out = self._steps(buffer, steps)
         self._produced_steps += steps
         return self._emit(out)
@@ -183,8 +229,8 @@ class StreamingResampler:
         remaining -= self._produced
         if self._identity():
             return self._emit(self._buffer[:, :0])
-        advance, outputs, window, _ = self._step
-        steps = max(0, ceil_div(remaining, outputs))
-        needed = (steps - 1) * advance + window if steps else 0
+        step = self._step
+        steps = max(0, ceil_div(remaining, step.outputs))
+        needed = (steps - 1) * step.advance + step.window if steps else 0
         buffer = F.pad(self._buffer, (0, max(0, needed - self._buffer.shape[1])))
         return self._emit(self._steps(buffer, steps)[:, :remaining])

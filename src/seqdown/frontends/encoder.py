@@ -13,12 +13,14 @@ from seqdown._validation import (
     check_choice,
     check_positive_int,
     check_signal,
+    is_batched,
     is_tracing,
     legacy_tracing_message,
     refuse_legacy_tracing,
 )
 from seqdown.frontends.base import FrontEnd
 from seqdown.frontends.chain import Chain, build_frontend
+from seqdown.frontends.recurrence import scan_recurrence
 from seqdown.frontends.streaming import EncoderStreamer
 from seqdown.lengths import Length, valid_steps
 
@@ -124,17 +126,36 @@ class RNNEncoder(nn.Module):
                              "bidirectional=False to stream")
         return EncoderStreamer(self.frontend.streamer(), self.rnn)
 
+    def _traced_rnn(self, sequence: Tensor, lengths: Tensor | None) -> Tensor:
+        """The recurrent layers when traced or under ``torch.func.vmap``: a masked scan,
+        except a unidirectional LSTM under ``torch.compile``, which dynamo keeps as one op
+        that inductor compiles (its lowering of a scan fails on a time axis computed by the
+        front-end, torch 2.14)."""
+        lstm = isinstance(self.rnn, nn.LSTM) and not self.rnn.bidirectional
+        compiling = torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+        if not (compiling and lstm):
+            return scan_recurrence(self.rnn, sequence, lengths)
+        output: Tensor = self.rnn(sequence)[0]  # a forward recurrence never reads ahead
+        if lengths is None:
+            return output
+        valid = valid_steps(lengths.to(output.device), output.shape[1])
+        return output.masked_fill(~valid[..., None], 0.0)
+
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Encodes ``x``.
 
-        Eager code packs the sequences; a traced one (``torch.export``, ONNX,
-        ``torch.compile``) runs a unidirectional encoder over the padded batch and
-        zeroes the padding, which gives the same valid steps (a forward recurrence
-        never reads ahead).
+        Eager code packs the sequences for ``self.rnn`` (``nn.LSTM``/``nn.GRU``); a
+        traced one (``torch.export``, ONNX, ``torch.compile``) runs the same layers from
+        the same parameters as a masked scan over the padded batch
+        (:func:`~seqdown.frontends.recurrence.scan_recurrence`), which keeps the time
+        axis dynamic and gives the same output: padding never reaches an item's state,
+        and a backward direction starts at each item's own end. ``torch.compile`` needs
+        ``torch._dynamo.config.allow_rnn = True`` to look inside the module; there a
+        unidirectional LSTM runs as ``nn.LSTM`` on the padded batch, masked after it.
 
         Raises:
             ValueError: ``x`` does not have ``input_size`` channels, or as
-                :meth:`FrontEnd.forward`; a bidirectional encoder traced with ``lengths``.
+                :meth:`FrontEnd.forward`.
         """
         refuse_legacy_tracing(type(self).__name__)
         check_signal(x)
@@ -143,16 +164,12 @@ class RNNEncoder(nn.Module):
                              f"(batch, channels, time), got shape {tuple(x.shape)}")
         features, out_lengths = self.frontend(x, lengths)
         sequence = features.transpose(1, 2)  # (batch, time, channels)
+        if is_tracing() or is_batched(sequence) or (out_lengths is not None
+                                                    and is_batched(out_lengths)):
+            return self._traced_rnn(sequence, out_lengths), out_lengths
         if out_lengths is None:
             return self.rnn(sequence)[0], None
         batch, steps = sequence.shape[:2]
-        if is_tracing():
-            if self.rnn.bidirectional:
-                raise ValueError("a bidirectional RNNEncoder can be exported or compiled only "
-                                 "without lengths (packing needs data-dependent shapes); export "
-                                 "it as encoder(x), or use bidirectional=False")
-            valid = valid_steps(out_lengths.to(x.device), steps)
-            return self.rnn(sequence)[0].masked_fill(~valid[..., None], 0.0), out_lengths
         output = sequence.new_zeros(batch, steps, self.output_size)
         keep = torch.nonzero(out_lengths > 0).flatten()
         if keep.numel():

@@ -30,6 +30,13 @@ Defaults:
 (``"constant"``, the default), ``"edge"``, ``"line"``, ``"smooth"``, ``"mean"``,
 ``"maximum"`` or ``"minimum"`` (:mod:`seqdown.dsp.padding`). In a padded batch
 each item's own end is its edge.
+
+Streaming (``streamer()``): the chunked output equals the offline one on every
+engine. The direct path streams window by window (``lookahead`` half the filter);
+the FFT and table paths run the one-shot path's own blocks on its grid
+(:class:`~seqdown.frontends.streaming.StepStreamer`; ``lookahead`` about one
+block). ``padtype`` ``"constant"``, ``"edge"`` and ``"smooth"`` stream
+(:data:`STREAMING_PADTYPES`); the others read the whole signal and refuse.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from seqdown._validation import check_positive_int, check_waveform, is_tracing
 from seqdown.dsp.engine import (
     Method,
     ResamplingPlan,
+    compute_dtype,
     plan_buffer,
     resample_rows,
     resampling_plan,
@@ -57,19 +65,28 @@ from seqdown.dsp.filters import (
     check_spec,
     quality_spec,
 )
-from seqdown.dsp.padding import PadType, check_padtype
+from seqdown.dsp.padding import PadType, check_padtype, extension
 from seqdown.dsp.rates import rate_ratio
+from seqdown.dsp.streaming import engine_array, engine_steps, run_steps
 from seqdown.frontends.base import FrontEnd, require_steps
 from seqdown.frontends.direct import TRACE_MAX_TAPS, direct_resample, direct_weight
-from seqdown.frontends.streaming import StreamGeometry
+from seqdown.frontends.streaming import StepStreamer, Streamer, StreamGeometry
 from seqdown.lengths import Length, causal_delay, resample_length
 
 __all__ = [
+    "STREAMING_PADTYPES",
     "Decimate",
     "Resample",
     "decimate",
     "resample",
 ]
+
+
+#: The padtypes a streamer reproduces exactly: zeros, or a continuation of the first and
+#: the last samples. ``"line"`` joins the first sample to the last, and ``"mean"``,
+#: ``"maximum"``, ``"minimum"`` subtract a statistic of the whole signal: the first
+#: outputs would wait for the end of the stream.
+STREAMING_PADTYPES: tuple[str, ...] = ("constant", "edge", "smooth")
 
 
 def _waveform_spec(quality: Quality | None, attenuation: float | None,
@@ -207,8 +224,11 @@ class _Resampler(FrontEnd):
         traced = direct_weight(self.taps, up) if size <= TRACE_MAX_TAPS else torch.zeros(1, 1, 0)
         self.register_buffer("traced_weight", traced, persistent=False)
         half = (size - 1) // 2
+        # The exact path is shift equivariant: each output is its window's. The FFT blocks
+        # and table periods sit on a fixed grid: streaming runs the same steps on it.
+        steps = None if self.plan.method == "direct" or up == down else engine_steps(self.plan)
         self._geometry = StreamGeometry(up, down, half, size,
-                                        causal_delay(half, size) if self.causal else 0)
+                                        causal_delay(half, size) if self.causal else 0, steps)
 
     def _taps_size(self) -> int:
         """``self.taps.size``, without sampling the filter at ``up`` times the input rate."""
@@ -218,10 +238,54 @@ class _Resampler(FrontEnd):
 
     @property
     def stream_geometry(self) -> StreamGeometry:
-        if self.padtype != "constant":
-            raise ValueError(f"padtype={self.padtype!r} cannot stream: it reads the end of the "
-                             "signal before it has arrived; stream with padtype='constant'")
+        """Where each output step reads its input; on the ``"fft"`` and ``"table"`` paths,
+        with the engine's steps (their blocks make the lookahead about one block).
+
+        Raises:
+            ValueError: ``padtype`` is not one of :data:`STREAMING_PADTYPES`.
+        """
+        if self.padtype not in STREAMING_PADTYPES:
+            raise ValueError(f"padtype={self.padtype!r} cannot stream: the first outputs read "
+                             "the whole signal (its end or a statistic of it); stream with "
+                             f"padtype in {STREAMING_PADTYPES}")
         return self._geometry
+
+    def streamer(self) -> Streamer:
+        """A new streamer whose chunked output equals the offline output.
+
+        On the ``"direct"`` path a :class:`~seqdown.frontends.streaming.Streamer`
+        (``lookahead`` is half the filter); on the ``"fft"`` and ``"table"`` paths a
+        :class:`~seqdown.frontends.streaming.StepStreamer` that runs the one-shot
+        path's own blocks on its grid (``lookahead`` is about one block).
+
+        Raises:
+            ValueError: ``padtype`` is not one of :data:`STREAMING_PADTYPES` (it reads the
+                whole signal before the first outputs).
+        """
+        geometry = self.stream_geometry
+        if geometry.steps is None:
+            return super().streamer()
+        plan, arrays, padtype = self.plan, {}, self.padtype
+        # The FFT path's continuation past the end stops changing `half` samples out
+        # (see seqdown.dsp.padding.extension); the table reads no further than that.
+        hold = None if plan.fft is None else plan.fft.half
+
+        def extend(signal: Tensor, before: int, after: int) -> tuple[Tensor, Tensor]:
+            batch, channels, time = signal.shape
+            rows = signal.reshape(batch * channels, time)
+            left, right = extension(rows, padtype, before, after, hold=hold)
+            return (left.reshape(batch, channels, before), right.reshape(batch, channels, after))
+
+        def run(buffer: Tensor, first: int, count: int) -> Tensor:
+            batch, channels, time = buffer.shape
+            rows = buffer.reshape(batch * channels, time).to(compute_dtype(buffer))
+            if rows.dtype not in arrays:  # dtype and device are fixed for one stream
+                arrays[rows.dtype] = engine_array(plan, rows)
+            y = run_steps(plan, arrays[rows.dtype], rows, first, count)
+            return y.reshape(batch, channels, y.shape[-1]).to(buffer.dtype)
+
+        return StepStreamer(run, geometry, self.output_length, self.output_channels,
+                            extend=None if padtype == "constant" else extend)
 
     def _check_traceable(self) -> None:
         if self.padtype != "constant":

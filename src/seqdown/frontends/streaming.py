@@ -21,6 +21,17 @@ A causal op (``delay`` > 0) is the offline op on the input delayed by ``delay``
 steps of its padding value; the engine delays the stream the same way. The
 offline length law decides how many steps exist in all, so :meth:`flush` emits
 exactly ``output_length(total)`` steps altogether.
+
+An op whose offline path advances in whole *engine steps* on a fixed grid
+(``Resample``'s overlap-save FFT blocks and tabulated periods,
+:class:`~seqdown.dsp.streaming.EngineSteps`) is not shift equivariant at the
+float level: its blocks start at ``q * advance - left``, wherever the buffer
+starts. Its geometry carries those ``steps``, and :class:`StepStreamer` runs the
+offline path's own steps on the offline path's grid (through
+:func:`~seqdown.dsp.streaming.run_steps`), each as soon as its whole block has
+arrived, so every output is the offline one, computed on the same samples. A step
+emits as a block, so its lookahead is about one block (``advance + window``), more
+than the filter's half length; the state is below one block plus one chunk.
 """
 
 from __future__ import annotations
@@ -33,9 +44,13 @@ import torch
 from torch import Tensor, nn
 
 from seqdown._validation import check_signal
-from seqdown.lengths import ready_length, stream_lookahead, window_start
+from seqdown.dsp.streaming import EngineSteps
+from seqdown.lengths import ceil_div, ready_length, stream_lookahead, window_start
 
-__all__ = ["ChainStreamer", "EncoderStreamer", "StreamGeometry", "Streamer"]
+#: ``extend(signal, before, after) -> (leading, trailing)`` steps beyond a signal's ends.
+Extension = Callable[[Tensor, int, int], tuple[Tensor, Tensor]]
+
+__all__ = ["ChainStreamer", "EncoderStreamer", "StepStreamer", "StreamGeometry", "Streamer"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,8 @@ class StreamGeometry:
             of output ``t`` starts before ``t * down`` (an op's left padding).
         span: the window's length in the same steps (an op's kernel span).
         delay: input steps of padding a causal op prepends (0: not causal).
+        steps: the engine steps an op advances in on a fixed grid (streamed by
+            :class:`StepStreamer`), or None: each output is its window's alone.
     """
 
     up: int = 1
@@ -56,6 +73,7 @@ class StreamGeometry:
     left: int = 0
     span: int = 1
     delay: int = 0
+    steps: EngineSteps | None = None
 
     @property
     def align(self) -> int:
@@ -63,7 +81,13 @@ class StreamGeometry:
         return self.down // math.gcd(self.up, self.down)
 
     def ready(self, n: int) -> int:
-        """Output steps whose window lies in the first ``n`` (undelayed) input steps."""
+        """Output steps computable from the first ``n`` (undelayed) input steps.
+
+        Those whose window lies in them, or with engine ``steps``, the outputs of
+        the steps whose whole block does.
+        """
+        if self.steps is not None:
+            return self.steps.count(n + self.delay) * self.steps.outputs
         return ready_length(n + self.delay, self.up, self.down, self.left, self.span)
 
     def first_needed(self, t: int) -> int:
@@ -73,6 +97,8 @@ class StreamGeometry:
 
     def horizon(self) -> int:
         """Input steps after which emission is periodic (for :func:`stream_lookahead`)."""
+        if self.steps is not None:  # periodic with the step, from the first block on
+            return self.steps.window + 3 * self.steps.advance + self.delay + 16
         return 4 * (-(-(self.span + self.left) // self.up) + self.delay + self.down) + 16
 
 
@@ -143,14 +169,21 @@ class Streamer:
                                "streamer() for a new stream")
         chunk = _check_chunk(chunk, self._buffer)
         if self._buffer is None:
-            self._buffer = chunk.new_full((*chunk.shape[:2], self.geometry.delay),
-                                          self._pad_value)
-        skip = min(self._skip, chunk.shape[-1])
-        self._skip -= skip
-        self._buffer = torch.cat([self._buffer, chunk[..., skip:]], dim=-1)
+            self._buffer = chunk.new_full((*chunk.shape[:2], self._lead()), self._pad_value)
+        self._append(chunk)
         self.received += chunk.shape[-1]
         ready = min(self._output_length(self.received), self.geometry.ready(self.received))
         return self._emit(ready)
+
+    def _lead(self) -> int:
+        """Padding steps the buffer starts with, before the first input step."""
+        return self.geometry.delay
+
+    def _append(self, chunk: Tensor) -> None:
+        skip = min(self._skip, chunk.shape[-1])
+        self._skip -= skip
+        assert self._buffer is not None
+        self._buffer = torch.cat([self._buffer, chunk[..., skip:]], dim=-1)
 
     def flush(self) -> Tensor:
         """Ends the stream and returns the remaining output steps.
@@ -162,11 +195,11 @@ class Streamer:
         if self._done or self._buffer is None:
             raise RuntimeError("flush() needs a stream that was pushed at least one chunk "
                                "(possibly empty) and not flushed yet")
-        y = self._emit(self._output_length(self.received))
+        y = self._emit(self._output_length(self.received), final=True)
         self._done, self._buffer = True, None
         return y
 
-    def _emit(self, ready: int) -> Tensor:
+    def _emit(self, ready: int, final: bool = False) -> Tensor:
         buffer = self._buffer
         assert buffer is not None
         batch, channels = buffer.shape[:2]
@@ -180,6 +213,95 @@ class Streamer:
         self._skip = max(0, start - (self._start + buffer.shape[-1]))
         self._buffer = buffer[..., start - self._start :]
         self._start = start
+        return y
+
+
+class StepStreamer(Streamer):
+    """Streams an op that advances in whole engine steps on a fixed grid (the module notes).
+
+    Made by ``Resample(...).streamer()`` on the FFT and tabulated paths. The buffer
+    holds the input from the first step not run yet (at first its ``left`` steps of
+    padding), and each push runs every step whose block has arrived.
+
+    Args:
+        run: ``run(buffer, first, count)`` runs steps ``first .. first + count - 1`` on
+            a ``(batch, channels, time)`` buffer that starts at step ``first``'s first
+            input step; returns ``(batch, output_channels, count * outputs)``.
+        geometry: the op's geometry, with its ``steps``.
+        output_length: the module's length law, for ints.
+        output_channels: the module's channel rule.
+        pad_value: what the op sees outside the signal (before it, and at the end).
+        extend: for an op that continues the signal past its ends (a ``padtype`` that
+            reads only the first and the last samples), ``extend(signal, before,
+            after)`` returns the ``before`` steps preceding ``signal`` and the
+            ``after`` following it; the leading ones are made once 2 steps have arrived.
+
+    Example:
+        >>> resample = seqdown.Resample(48000, 16000, method="fft")
+        >>> stream, x = resample.streamer(), torch.randn(1, 1, 9600, dtype=torch.float64)
+        >>> y = torch.cat([stream.push(c) for c in x.split(480, dim=-1)] + [stream.flush()], -1)
+        >>> torch.allclose(y, resample.double()(x)[0], rtol=1e-10, atol=1e-12)
+        True
+    """
+
+    def __init__(self, run: Callable[[Tensor, int, int], Tensor], geometry: StreamGeometry,
+                 output_length: Callable[[int], int], output_channels: Callable[[int], int],
+                 pad_value: float = 0.0, extend: Extension | None = None) -> None:
+        if geometry.steps is None:
+            raise ValueError("StepStreamer needs a geometry with engine steps, got steps=None")
+        super().__init__(lambda x: x, geometry, output_length, output_channels, pad_value)
+        self.steps: EngineSteps = geometry.steps
+        self._run, self._extend = run, extend
+        self._next = 0  # the first step not run yet; the buffer starts at its block
+        self._pending: Tensor | None = None  # outputs run but not emitted yet
+        self._head = extend is not None  # the leading extension still waits for 2 samples
+
+    def _lead(self) -> int:
+        return 0 if self._head else self.steps.left + self.geometry.delay
+
+    def _append(self, chunk: Tensor) -> None:
+        assert self._buffer is not None
+        self._buffer = torch.cat([self._buffer, chunk], dim=-1)
+
+    def _pad(self, buffer: Tensor, before: int, after: int) -> Tensor:
+        """``buffer`` with ``before`` steps of its leading and ``after`` of its trailing
+        extension (``buffer`` ends with the signal received so far)."""
+        if not before and not after:
+            return buffer
+        if self._extend is None:
+            pieces = [buffer.new_full((*buffer.shape[:2], before), self._pad_value), buffer,
+                      buffer.new_full((*buffer.shape[:2], after), self._pad_value)]
+        else:
+            signal = buffer[..., buffer.shape[-1] - min(self.received, buffer.shape[-1]):]
+            left, right = self._extend(signal, before, after)
+            pieces = [left, buffer, right]
+        return torch.cat(pieces, dim=-1)
+
+    def _emit(self, ready: int, final: bool = False) -> Tensor:
+        buffer, steps = self._buffer, self.steps
+        assert buffer is not None
+        if self._head and (final or buffer.shape[-1] >= 2):  # the signal's first samples
+            self._head = False
+            buffer = self._pad(buffer, self._lead(), 0)
+        if final:  # the end of the signal is padding: run the steps the length law needs
+            produced = self._next * steps.outputs
+            count = max(0, ceil_div(ready - produced, steps.outputs))
+            needed = (count - 1) * steps.advance + steps.window if count else 0
+            buffer = self._pad(buffer, 0, max(0, needed - buffer.shape[-1]))
+        else:
+            count = 0 if self._head else steps.count(buffer.shape[-1] - steps.left)
+        self._buffer = buffer
+        if count:
+            y = self._run(buffer, self._next, count)
+            self._next += count
+            self._buffer = buffer[..., count * steps.advance :]
+            self._pending = y if self._pending is None else torch.cat([self._pending, y], -1)
+        if self._pending is None:
+            channels = self._output_channels(buffer.shape[1])
+            return buffer.new_zeros(buffer.shape[0], channels, 0)
+        take = max(0, ready - self.emitted)
+        y, self._pending = self._pending[..., :take], self._pending[..., take:]
+        self.emitted += y.shape[-1]
         return y
 
 
