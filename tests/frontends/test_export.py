@@ -218,16 +218,18 @@ def test_compile_fullgraph_dynamic_without_recompiles(name):
 #: Inductor lowers the GRU's scan to a while_loop and, when the scan's length is computed by
 #: the front-end (floor(time / 2)), fails to bind the input's time symbol (torch 2.14). The
 #: eager and aot_eager backends compile it once (above); without a front-end inductor works.
-INDUCTOR_SCAN = [pytest.param(name, marks=pytest.mark.xfail(
+#: (An LSTM avoids the scan under torch.compile: one torch.lstm per layer and direction; a
+#: GRU cannot, as dynamo unrolls torch.gru over time.)
+INDUCTOR_SCAN = pytest.param("encoder-gru-2layers", marks=pytest.mark.xfail(
     strict=True, raises=torch._inductor.exc.InductorError,
     reason="torch 2.14 inductor: decompose_scan_to_while_loop -> resolve_shape_to_proxy "
            "raises KeyError: s53 (the front-end's time symbol) for a scan over a derived length"))
-    for name in ("encoder-gru-2layers", "encoder-lstm-bidirectional-2layers")]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["chain-decimate-max", "encoder-lstm", "avg-3-2-pad1",
-                                  "encoder-gru-no-frontend", *INDUCTOR_SCAN])
+                                  "encoder-gru-no-frontend", "encoder-lstm-bidirectional-2layers",
+                                  INDUCTOR_SCAN])
 def test_compile_with_inductor(name):
     assert compiled_runs(make(name), "inductor") == 1
 
@@ -255,17 +257,22 @@ def test_pyramid_pool_refuses_the_legacy_tracer():
 
 
 RECURRENT = [("lstm", 1, False), ("gru", 1, False), ("lstm", 2, True), ("gru", 2, True)]
+#: Each recurrence of the traced paths with the RNNs it runs (lstm_by_direction: LSTMs only).
+TRACED = [(*case, "scan_recurrence") for case in RECURRENT] + [
+    (*case, "lstm_by_direction") for case in RECURRENT if case[0] == "lstm"]
 
 
-@pytest.mark.parametrize(("kind", "layers", "bidirectional"), RECURRENT,
-                         ids=[f"{k}-{n}-{'bi' if b else 'uni'}" for k, n, b in RECURRENT])
-def test_scan_recurrence_equals_the_packed_rnn(kind, layers, bidirectional):
-    """The traced path's recurrence (a masked scan) against torch's packed LSTM/GRU: padding
-    never reaches an item's state, and the backward direction starts at each item's end."""
+@pytest.mark.parametrize(("kind", "layers", "bidirectional", "recurrence"), TRACED,
+                         ids=[f"{k}-{n}-{'bi' if b else 'uni'}-{r}" for k, n, b, r in TRACED])
+def test_traced_recurrences_equal_the_packed_rnn(kind, layers, bidirectional, recurrence):
+    """The traced paths' recurrences (a masked scan; per-direction torch.lstm) against
+    torch's packed LSTM/GRU: padding never reaches an item's state, and the backward
+    direction starts at each item's end."""
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-    from seqdown.frontends.recurrence import scan_recurrence
+    from seqdown.frontends import recurrence as module
 
+    traced = getattr(module, recurrence)
     torch.manual_seed(0)
     rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
         3, 5, num_layers=layers, batch_first=True, bidirectional=bidirectional).double()
@@ -275,10 +282,9 @@ def test_scan_recurrence_equals_the_packed_rnn(kind, layers, bidirectional):
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     expected = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=23)[0]
     with torch.no_grad():
-        got = scan_recurrence(rnn, x, lengths)
+        got = traced(rnn, x, lengths)
         torch.testing.assert_close(got, expected.detach(), rtol=1e-10, atol=1e-12)
-        torch.testing.assert_close(scan_recurrence(rnn, x, None), rnn(x)[0], rtol=1e-10,
-                                   atol=1e-12)
+        torch.testing.assert_close(traced(rnn, x, None), rnn(x)[0], rtol=1e-10, atol=1e-12)
 
 
 def test_reverse_within_lengths_is_an_involution():

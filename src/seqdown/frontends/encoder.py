@@ -20,9 +20,9 @@ from seqdown._validation import (
 )
 from seqdown.frontends.base import FrontEnd
 from seqdown.frontends.chain import Chain, build_frontend
-from seqdown.frontends.recurrence import scan_recurrence
+from seqdown.frontends.recurrence import lstm_by_direction, scan_recurrence
 from seqdown.frontends.streaming import EncoderStreamer
-from seqdown.lengths import Length, valid_steps
+from seqdown.lengths import Length
 
 __all__ = ["RNNEncoder"]
 
@@ -128,18 +128,13 @@ class RNNEncoder(nn.Module):
 
     def _traced_rnn(self, sequence: Tensor, lengths: Tensor | None) -> Tensor:
         """The recurrent layers when traced or under ``torch.func.vmap``: a masked scan,
-        except a unidirectional LSTM under ``torch.compile``, which dynamo keeps as one op
-        that inductor compiles (its lowering of a scan fails on a time axis computed by the
-        front-end, torch 2.14)."""
-        lstm = isinstance(self.rnn, nn.LSTM) and not self.rnn.bidirectional
+        except an LSTM under ``torch.compile``: one ``torch.lstm`` per layer and direction,
+        ops that dynamo keeps whole and inductor compiles (its lowering of a scan fails on
+        a time axis computed by the front-end, torch 2.14)."""
         compiling = torch.compiler.is_compiling() and not torch.compiler.is_exporting()
-        if not (compiling and lstm):
-            return scan_recurrence(self.rnn, sequence, lengths)
-        output: Tensor = self.rnn(sequence)[0]  # a forward recurrence never reads ahead
-        if lengths is None:
-            return output
-        valid = valid_steps(lengths.to(output.device), output.shape[1])
-        return output.masked_fill(~valid[..., None], 0.0)
+        if compiling and isinstance(self.rnn, nn.LSTM):
+            return lstm_by_direction(self.rnn, sequence, lengths)
+        return scan_recurrence(self.rnn, sequence, lengths)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Encodes ``x``.
@@ -150,8 +145,9 @@ class RNNEncoder(nn.Module):
         (:func:`~seqdown.frontends.recurrence.scan_recurrence`), which keeps the time
         axis dynamic and gives the same output: padding never reaches an item's state,
         and a backward direction starts at each item's own end. ``torch.compile`` needs
-        ``torch._dynamo.config.allow_rnn = True`` to look inside the module; there a
-        unidirectional LSTM runs as ``nn.LSTM`` on the padded batch, masked after it.
+        ``torch._dynamo.config.allow_rnn = True`` to look inside the module; there an
+        LSTM runs as one ``torch.lstm`` per layer and direction
+        (:func:`~seqdown.frontends.recurrence.lstm_by_direction`).
 
         Raises:
             ValueError: ``x`` does not have ``input_size`` channels, or as

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch._higher_order_ops.scan import scan
 
-__all__ = ["reverse_within_lengths", "scan_recurrence"]
+__all__ = ["lstm_by_direction", "reverse_within_lengths", "scan_recurrence"]
 
 
 def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
@@ -120,5 +120,47 @@ def scan_recurrence(rnn: nn.LSTM | nn.GRU, sequence: Tensor, lengths: Tensor | N
             backward = _direction(rnn, reverse_within_lengths(x, lengths), valid,
                                   f"_l{layer}_reverse")
             outputs.append(reverse_within_lengths(backward, lengths))
+        x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+    return x
+
+
+def lstm_by_direction(rnn: nn.LSTM, sequence: Tensor, lengths: Tensor | None) -> Tensor:
+    """``rnn``'s output over a padded batch as one ``torch.lstm`` per layer and direction.
+
+    What ``torch.compile`` runs for an LSTM: dynamo keeps each ``torch.lstm`` call one
+    op (with ``allow_rnn``), which inductor compiles once for every time length, where
+    its lowering of :func:`scan_recurrence` fails on a time axis computed by the
+    front-end (torch 2.14). A forward direction over the padded batch never reads
+    ahead, so its valid steps are exact; a backward one runs forward over each item
+    reversed within its length. Equals :func:`scan_recurrence`.
+
+    Args:
+        rnn: a batch-first ``nn.LSTM`` without ``proj_size``.
+        sequence: ``(batch, time, input_size)``.
+        lengths: int64 ``(batch,)`` valid steps per item, or None (all of them).
+
+    Returns:
+        ``(batch, time, hidden_size * directions)``, zero past each item's length.
+    """
+    batch, time = sequence.shape[:2]
+    if lengths is None:
+        lengths = torch.full((batch,), time, dtype=torch.int64, device=sequence.device)
+    lengths = lengths.to(sequence.device)
+    valid = (torch.arange(time, device=sequence.device)[None, :] < lengths[:, None])[..., None]
+    zeros = sequence.new_zeros(1, batch, rnn.hidden_size)
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if rnn.bias else ("weight_ih",
+                                                                               "weight_hh")
+    x = sequence
+    for layer in range(rnn.num_layers):
+        if layer:
+            x = F.dropout(x, rnn.dropout, rnn.training)
+        outputs = []
+        for suffix in [f"_l{layer}", f"_l{layer}_reverse"][: 2 if rnn.bidirectional else 1]:
+            backward = suffix.endswith("_reverse")
+            inputs = reverse_within_lengths(x, lengths) if backward else x
+            params = [getattr(rnn, f"{name}{suffix}") for name in names]
+            out = torch.lstm(inputs, (zeros, zeros), params, rnn.bias, 1, 0.0, rnn.training,
+                             False, True)[0].masked_fill(~valid, 0.0)
+            outputs.append(reverse_within_lengths(out, lengths) if backward else out)
         x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
     return x
