@@ -215,21 +215,10 @@ def test_compile_fullgraph_dynamic_without_recompiles(name):
     assert compiled_runs(make(name), "eager") == 1
 
 
-#: Inductor lowers the GRU's scan to a while_loop and, when the scan's length is computed by
-#: the front-end (floor(time / 2)), fails to bind the input's time symbol (torch 2.14). The
-#: eager and aot_eager backends compile it once (above); without a front-end inductor works.
-#: (An LSTM avoids the scan under torch.compile: one torch.lstm per layer and direction; a
-#: GRU cannot, as dynamo unrolls torch.gru over time.)
-INDUCTOR_SCAN = pytest.param("encoder-gru-2layers", marks=pytest.mark.xfail(
-    strict=True, raises=torch._inductor.exc.InductorError,
-    reason="torch 2.14 inductor: decompose_scan_to_while_loop -> resolve_shape_to_proxy "
-           "raises KeyError: s53 (the front-end's time symbol) for a scan over a derived length"))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["chain-decimate-max", "encoder-lstm", "avg-3-2-pad1",
                                   "encoder-gru-no-frontend", "encoder-lstm-bidirectional-2layers",
-                                  INDUCTOR_SCAN])
+                                  "encoder-gru-2layers", "encoder-gru-bidirectional"])
 def test_compile_with_inductor(name):
     assert compiled_runs(make(name), "inductor") == 1
 

@@ -6,6 +6,7 @@ from fractions import Fraction
 from typing import Literal, NoReturn
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -126,15 +127,27 @@ class RNNEncoder(nn.Module):
                              "bidirectional=False to stream")
         return EncoderStreamer(self.frontend.streamer(), self.rnn)
 
-    def _traced_rnn(self, sequence: Tensor, lengths: Tensor | None) -> Tensor:
-        """The recurrent layers when traced or under ``torch.func.vmap``: a masked scan,
-        except an LSTM under ``torch.compile``: one ``torch.lstm`` per layer and direction,
-        ops that dynamo keeps whole and inductor compiles (its lowering of a scan fails on
-        a time axis computed by the front-end, torch 2.14)."""
-        compiling = torch.compiler.is_compiling() and not torch.compiler.is_exporting()
-        if compiling and isinstance(self.rnn, nn.LSTM):
+    def _traced_rnn(self, sequence: Tensor, lengths: Tensor | None, time: int) -> Tensor:
+        """The recurrent layers when traced or under ``torch.func.vmap``: a masked scan.
+
+        Under ``torch.compile`` inductor's lowering of a scan fails on a time axis that
+        the front-end computed (torch 2.14), so there an LSTM runs one ``torch.lstm``
+        per layer and direction (ops that dynamo keeps whole), and a GRU's scan runs
+        over the input's own ``time`` steps, the features zero-padded to it (masked
+        steps leave the state alone): ``factor`` times the steps, and one graph.
+        """
+        if not (torch.compiler.is_compiling() and not torch.compiler.is_exporting()):
+            return scan_recurrence(self.rnn, sequence, lengths)
+        if isinstance(self.rnn, nn.LSTM):
             return lstm_by_direction(self.rnn, sequence, lengths)
-        return scan_recurrence(self.rnn, sequence, lengths)
+        steps = sequence.shape[1]
+        if self.frontend.factor is None or self.frontend.factor < 1:  # a longer output
+            return scan_recurrence(self.rnn, sequence, lengths)
+        if lengths is None:
+            lengths = torch.full((sequence.shape[0],), steps, dtype=torch.int64,
+                                 device=sequence.device)
+        padded = F.pad(sequence, (0, 0, 0, time - steps))
+        return scan_recurrence(self.rnn, padded, lengths)[:, :steps]
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Encodes ``x``.
@@ -147,7 +160,8 @@ class RNNEncoder(nn.Module):
         and a backward direction starts at each item's own end. ``torch.compile`` needs
         ``torch._dynamo.config.allow_rnn = True`` to look inside the module; there an
         LSTM runs as one ``torch.lstm`` per layer and direction
-        (:func:`~seqdown.frontends.recurrence.lstm_by_direction`).
+        (:func:`~seqdown.frontends.recurrence.lstm_by_direction`), and a GRU's scan
+        over the input's time axis (see ``_traced_rnn``).
 
         Raises:
             ValueError: ``x`` does not have ``input_size`` channels, or as
@@ -162,7 +176,7 @@ class RNNEncoder(nn.Module):
         sequence = features.transpose(1, 2)  # (batch, time, channels)
         if is_tracing() or is_batched(sequence) or (out_lengths is not None
                                                     and is_batched(out_lengths)):
-            return self._traced_rnn(sequence, out_lengths), out_lengths
+            return self._traced_rnn(sequence, out_lengths, x.shape[-1]), out_lengths
         if out_lengths is None:
             return self.rnn(sequence)[0], None
         batch, steps = sequence.shape[:2]
