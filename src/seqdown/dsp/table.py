@@ -38,6 +38,8 @@ __all__ = ["MAX_TABLE", "TablePlan", "last_input", "table_plan", "table_resample
 MAX_TABLE = 1 << 22
 #: Gathered input values per chunk of outputs.
 _CHUNK_VALUES = 1 << 19
+#: Table values designed at a time (each temporary of the design is this many float64).
+_DESIGN_VALUES = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,16 @@ def table_plan(design: SincDesign, up: int, down: int, attenuation: float) -> Ta
     width = 2 * half + 1
     wanted = math.pi * design.cutoff * math.sqrt(10 ** ((attenuation + 20) / 20) / 2)
     phases = max(16, min(math.ceil(wanted), MAX_TABLE // width - 1))
-    t = np.arange(phases + 1)[:, None] / phases + half - np.arange(width)[None, :]
-    window = np.i0(design.beta * np.sqrt(np.clip(1.0 - (t / half) ** 2, 0.0, None)))
-    table = 2 * design.cutoff * np.sinc(2 * design.cutoff * t) * window
-    table /= table.sum(axis=1, keepdims=True)
+    table = np.empty((phases + 1, width))
+    # A few rows at a time: the temporaries of the Kaiser window and the sinc stay within
+    # a few MiB whatever the table's size (a whole-table expression took 160 MiB).
+    rows = max(1, _DESIGN_VALUES // width)
+    for low in range(0, phases + 1, rows):
+        t = np.arange(low, min(low + rows, phases + 1))[:, None] / phases + half
+        t = t - np.arange(width)[None, :]
+        window = np.i0(design.beta * np.sqrt(np.clip(1.0 - (t / half) ** 2, 0.0, None)))
+        part = 2 * design.cutoff * np.sinc(2 * design.cutoff * t) * window
+        table[low : low + rows] = part / part.sum(axis=1, keepdims=True)
     table.setflags(write=False)
     return TablePlan(up, down, half, table)
 
