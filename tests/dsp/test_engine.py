@@ -50,11 +50,15 @@ def test_huge_terms_run_the_table_in_bounded_memory(orig, new):
     assert plan.nbytes < 64 * MIB
 
 
-def test_table_matches_the_fft_path(rng):
-    """Both run the same design_sinc filter: the table adds its interpolation error."""
-    x = torch.from_numpy(rng.standard_normal((2, 5000)))
-    fft = resample_rows(x, resampling_plan(160, 441, 120.0, 0.1, "fft"))
-    table = resample_rows(x, resampling_plan(160, 441, 120.0, 0.1, "table"))
+@pytest.mark.parametrize(("up", "down"), [(160, 441), (2, 25), (1000, 96001)], ids=str)
+def test_table_matches_the_fft_path(up, down, rng):
+    """Both run the same design_sinc filter: the table adds its interpolation error.
+
+    The ratios cover overlapping windows (down < 4 up) and windows far apart.
+    """
+    x = torch.from_numpy(rng.standard_normal((2, max(5000, 3 * down))))
+    fft = resample_rows(x, resampling_plan(up, down, 120.0, 0.1, "fft"))
+    table = resample_rows(x, resampling_plan(up, down, 120.0, 0.1, "table"))
     assert (fft - table).abs().max() <= 2 * fft_error_bound(120.0)
 
 
