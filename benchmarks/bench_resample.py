@@ -298,6 +298,12 @@ def bench_decimate(args: argparse.Namespace) -> None:
     then, the same 60 dB taps), loaded from git and timed in the same loop. The rows
     "with lengths" pass a ``lengths`` tensor (items of 500 to 1000 frames): the padding
     is zeroed before the filter and the output masked after it.
+
+    The older code copies the input twice (padding, then the polyphase layout): how
+    much that costs depends on the allocator's state. In a fresh process
+    (``--features-only``) each 10 MiB copy lands on new pages; after the waveform
+    tables (the full run) the heap holds enough freed memory to reuse. Compare the
+    "before / this" column of the same run only, and say which mode it came from.
     """
     before = engine_before()
     x = torch.randn(32, 80, 1000)
