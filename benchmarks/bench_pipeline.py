@@ -54,7 +54,7 @@ from seqdown.dataset.audio import find_audio
 from seqdown.dataset.manifest import Record, read_jsonl
 from seqdown.dataset.pipeline import preprocess
 from seqdown.dataset.settings import RESAMPLING, Settings
-from seqdown.dataset.utterance import BLOCK_FRAMES
+from seqdown.dataset.utterance import BLOCK_SAMPLES
 from seqdown.dsp import StreamingResampler
 from seqdown.dsp.filters import design_lowpass
 
@@ -164,7 +164,7 @@ def compare_backends(folder: Path, warm: Path, scratch: Path, audio_seconds: flo
 def resampling_seconds(folder: Path) -> dict[str, float]:
     """Seconds each pipeline spends resampling the folder to 16 kHz (decoding not timed).
 
-    seqdown: the pipeline's ``StreamingResampler`` over blocks of ``BLOCK_FRAMES``;
+    seqdown: the pipeline's ``StreamingResampler`` over blocks of ``BLOCK_SAMPLES`` (mono);
     librosa: ``librosa.resample(..., res_type="soxr_hq")``, what ``librosa.load`` runs.
     Both on the mono mix, as the pipelines do, on one thread (as each worker runs).
     """
@@ -183,7 +183,7 @@ def resampling_seconds(folder: Path) -> dict[str, float]:
         block = torch.from_numpy(mono)[None]
         start = time.perf_counter()
         stream = StreamingResampler(rate, 16000, **RESAMPLING)
-        for part in block.split(BLOCK_FRAMES, dim=1):
+        for part in block.split(BLOCK_SAMPLES, dim=1):
             stream.process(part)
         stream.flush()
         spent["seqdown"] += time.perf_counter() - start

@@ -20,7 +20,8 @@ soxr runs single-threaded whatever the torch thread count (its default), scipy
 too. Rows that cannot run a ratio in reasonable memory say so (torchaudio's and
 julius's kernels grow with ``new_freq / gcd``: 16000 x 16001 values for 16001 ->
 16000 Hz). A last table times the ``Decimate`` default on feature batches against
-``avg_pool1d``. Nothing here asserts a speed: it measures. Run::
+``avg_pool1d`` and against the code before issue 12 (loaded from git, timed in the
+same loop). Nothing here asserts a speed: it measures. Run::
 
     python benchmarks/bench_resample.py [--seconds 30] [--repeat 5] [--threads 1 2]
 """
@@ -28,6 +29,7 @@ julius's kernels grow with ``new_freq / gcd``: 16000 x 16001 values for 16001 ->
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import platform
@@ -39,6 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import scipy
@@ -261,53 +264,92 @@ def bench_ratio(orig: int, new: int, args: argparse.Namespace) -> None:
               + f" | {mem_cell} |")
 
 
-def bench_decimate(args: argparse.Namespace) -> None:
-    """The Decimate default on feature batches against avg_pool1d and the previous layout.
+#: The commit before issue 12 (the any-ratio engine) landed: the "before" of the table.
+BEFORE_COMMIT = "82d31a5"
 
-    "previous layout" is the same exact filter through the blocked polyphase conv1d
-    that ran every decimation before the depthwise path (forced here by raising the
-    depthwise row threshold).
+
+def engine_before() -> ModuleType | None:
+    """``seqdown.dsp.polyphase`` as it was at :data:`BEFORE_COMMIT`, read with ``git show``.
+
+    It needs only names that still exist (``check_positive_int``, ``design_lowpass``,
+    ``ceil_div``, ``resample_length``), so it runs next to today's code in this process.
+    None when git or the commit is not at hand (e.g. an installed copy).
     """
-    from seqdown.dsp import polyphase
+    root = Path(__file__).resolve().parent.parent
+    try:
+        source = subprocess.run(["git", "-C", str(root), "show",
+                                 f"{BEFORE_COMMIT}:src/seqdown/dsp/polyphase.py"],
+                                capture_output=True, text=True, check=True).stdout
+    except (subprocess.SubprocessError, OSError):
+        return None
+    spec = importlib.util.spec_from_loader("seqdown_polyphase_before", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    exec(compile(source, f"{BEFORE_COMMIT}:polyphase.py", "exec"), module.__dict__)
+    return module
 
+
+def bench_decimate(args: argparse.Namespace) -> None:
+    """The Decimate default on feature batches against avg_pool1d and the code before issue 12.
+
+    "before issue 12" is ``apply_kernel`` of ``seqdown.dsp.polyphase`` at commit
+    :data:`BEFORE_COMMIT` (the blocked polyphase ``conv1d`` that ran every decimation
+    then, the same 60 dB taps), loaded from git and timed in the same loop. The rows
+    "with lengths" pass a ``lengths`` tensor (items of 500 to 1000 frames): the padding
+    is zeroed before the filter and the output masked after it.
+
+    The older code copies the input twice (padding, then the polyphase layout): how
+    much that costs depends on the allocator's state. In a fresh process
+    (``--features-only``) each 10 MiB copy lands on new pages; after the waveform
+    tables (the full run) the heap holds enough freed memory to reuse. Compare the
+    "before / this" column of the same run only, and say which mode it came from.
+    """
+    before = engine_before()
     x = torch.randn(32, 80, 1000)
+    lengths = torch.randint(500, 1001, (32,), generator=torch.Generator().manual_seed(0))
     print("\n### Decimate default on feature batches (32 x 80 x 1000, float32)\n")
-    header = "| op | " + " | ".join(f"{n} thr (ms) | x avg_pool1d" for n in args.threads) + " |"
+    if before is None:
+        print(f"(commit {BEFORE_COMMIT} not at hand: no 'before issue 12' row)\n")
+    header = ("| op | " + " | ".join(f"{n} thr (ms) | x avg_pool1d | before / this"
+                                     for n in args.threads) + " |")
     print(header)
-    print("|---|" + "--:|--:|" * len(args.threads))
-    rows_threshold = polyphase._DEPTHWISE_ROWS
+    print("|---|" + "--:|--:|--:|" * len(args.threads))
     for factor in (2, 4):
         module = seqdown.Decimate(factor)
-
-        def previous(x: Tensor, module: seqdown.Decimate = module) -> Tensor:
-            polyphase._DEPTHWISE_ROWS = 1 << 62
-            try:
-                return module(x)[0]
-            finally:
-                polyphase._DEPTHWISE_ROWS = rows_threshold
-
-        ops = {f"seqdown Decimate({factor})": lambda x, m=module: m(x)[0],
-               f"seqdown Decimate({factor}), previous layout": previous,
-               f"avg_pool1d({factor})": lambda x, f=factor: F.avg_pool1d(x, f, f, ceil_mode=True)}
+        this = f"seqdown Decimate({factor})"
+        ops: dict[str, Callable[[], Tensor]] = {
+            this: lambda m=module: m(x)[0],
+            f"{this}, with lengths": lambda m=module: m(x, lengths)[0],
+        }
+        if before is not None:
+            kernel = before.resampling_kernel(1, factor, module.attenuation, module.transition)
+            weight = torch.tensor(kernel.weight, dtype=x.dtype)
+            ops[f"{this} before issue 12 ({BEFORE_COMMIT})"] = (
+                lambda k=kernel, w=weight: before.apply_kernel(x, k, w))
+        pool = f"avg_pool1d({factor})"
+        ops[pool] = lambda f=factor: F.avg_pool1d(x, f, f, ceil_mode=True)
         times: dict[str, list[float]] = {name: [] for name in ops}
         for count in args.threads:
             torch.set_num_threads(count)
             runs: dict[str, list[float]] = {name: [] for name in ops}
             with torch.no_grad():
                 for op in ops.values():
-                    op(x)
+                    op()
                 for _ in range(5 * args.repeat):
                     for name, op in ops.items():
                         start = time.perf_counter()
-                        op(x)
+                        op()
                         runs[name].append(time.perf_counter() - start)
             for name in ops:
                 times[name].append(statistics.median(runs[name]))
-        pool = times[f"avg_pool1d({factor})"]
+        old = times.get(f"{this} before issue 12 ({BEFORE_COMMIT})")
         for name, values in times.items():
-            cells = " | ".join(f"{v * 1e3:.2f} | {v / p:.2f}" for v, p in zip(values, pool,
-                                                                            strict=True))
-            print(f"| {name} | {cells} |")
+            cells = []
+            for i, value in enumerate(values):
+                speedup = "" if old is None or name == pool else f"{old[i] / value:.2f}"
+                cells.append(f"{value * 1e3:.2f} | {value / times[pool][i]:.2f} | {speedup}")
+            print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:

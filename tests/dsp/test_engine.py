@@ -19,7 +19,7 @@ FIVE = [(48000, 16000), (44100, 16000), (22050, 16000), (16000, 8000), (8000, 16
 ODD = [(16001, 16000), (44100, 44099), (48000, 44101), (22254, 16000), (11127, 8000),
        (47999, 48000)]
 #: Ratios whose FFT blocks would be large: the tabulated filter runs them.
-HUGE = [(767999, 768000), (384001, 384000), (1, 768000), (96001, 8000)]
+HUGE = [(767999, 768000), (384001, 384000), (1, 768000), (96001, 8000), (767999, 1000)]
 MIB = 1 << 20
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -50,11 +50,15 @@ def test_huge_terms_run_the_table_in_bounded_memory(orig, new):
     assert plan.nbytes < 64 * MIB
 
 
-def test_table_matches_the_fft_path(rng):
-    """Both run the same design_sinc filter: the table adds its interpolation error."""
-    x = torch.from_numpy(rng.standard_normal((2, 5000)))
-    fft = resample_rows(x, resampling_plan(160, 441, 120.0, 0.1, "fft"))
-    table = resample_rows(x, resampling_plan(160, 441, 120.0, 0.1, "table"))
+@pytest.mark.parametrize(("up", "down"), [(160, 441), (2, 25), (1000, 96001)], ids=str)
+def test_table_matches_the_fft_path(up, down, rng):
+    """Both run the same design_sinc filter: the table adds its interpolation error.
+
+    The ratios cover overlapping windows (down < 4 up) and windows far apart.
+    """
+    x = torch.from_numpy(rng.standard_normal((2, max(5000, 3 * down))))
+    fft = resample_rows(x, resampling_plan(up, down, 120.0, 0.1, "fft"))
+    table = resample_rows(x, resampling_plan(up, down, 120.0, 0.1, "table"))
     assert (fft - table).abs().max() <= 2 * fft_error_bound(120.0)
 
 
@@ -75,11 +79,12 @@ def test_plans_are_cached():
 
 
 PEAK_RSS = textwrap.dedent("""
-    import json, resource, sys, torch, seqdown
+    import json, pathlib, sys, torch, seqdown
     torch.set_num_threads(1)
     seqdown.resample(torch.randn(1, 4000), 3, 2)  # load the FFT and conv code first
-    def peak():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    def peak():  # this process's own high-water mark (ru_maxrss counts the parent at fork)
+        status = pathlib.Path("/proc/self/status").read_text().splitlines()
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
     report = {}
     for orig, new in json.loads(sys.argv[1]):
         x = torch.randn(1, orig)  # one second
@@ -92,12 +97,15 @@ PEAK_RSS = textwrap.dedent("""
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_peak_memory_of_odd_ratios_in_a_subprocess():
     """The first 1 s call at an odd ratio (design included) adds little to the peak RSS.
 
-    Before the FFT path, 16001 -> 16000 took 12.7 GB and 44100 -> 44099 was killed.
+    Before the FFT path, 16001 -> 16000 took 12.7 GB and 44100 -> 44099 was killed;
+    767999 -> 1000 Hz (a 122k-tap filter, tabulated) took 160 MiB to design its table.
     """
-    ratios = [(16001, 16000), (44100, 44099), (48000, 44101), (767999, 768000), (1, 768000)]
+    ratios = [(16001, 16000), (44100, 44099), (48000, 44101), (767999, 768000), (1, 768000),
+              (767999, 1000), (768000, 1001)]
     result = subprocess.run([sys.executable, "-c", PEAK_RSS, json.dumps(ratios)],
                             capture_output=True, text=True, check=True, timeout=300)
     growth = json.loads(result.stdout)
@@ -137,3 +145,38 @@ def test_cuda_matches_cpu_and_keeps_autograd(orig, new):
     leaf = x.cuda().double().requires_grad_()
     seqdown.resample(leaf, orig, new).sum().backward()
     assert leaf.grad is not None and leaf.grad.device.type == "cuda"
+
+
+@CUDA
+@pytest.mark.parametrize(("up", "down", "method"),
+                         [(1, 2, "direct"), (1, 4, "direct"), (2, 3, "direct"), (160, 441, "fft"),
+                          (2, 1, "fft"), (160, 441, "table"), (2, 25, "table")], ids=str)
+@pytest.mark.parametrize("padtype", ["constant", "line", "mean"])
+def test_each_method_runs_on_cuda_with_autograd(up, down, method, padtype):
+    """The same plan on CUDA gives the CPU's numbers, and gradients flow back on the GPU.
+
+    Decimation of many rows covers the depthwise path of the direct method.
+    """
+    plan = resampling_plan(up, down, 60.0 if method == "direct" else 120.0, 0.3, method)
+    x = torch.randn(20, 3 * max(down, 400), dtype=torch.float64)
+    expected = resample_rows(x, plan, padtype)
+    leaf = x.cuda().requires_grad_()
+    got = resample_rows(leaf, plan, padtype)
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got.cpu(), expected, atol=1e-9, rtol=1e-9)
+    got.square().sum().backward()
+    cpu_leaf = x.clone().requires_grad_()
+    resample_rows(cpu_leaf, plan, padtype).square().sum().backward()
+    assert leaf.grad is not None and leaf.grad.device.type == "cuda"
+    torch.testing.assert_close(leaf.grad.cpu(), cpu_leaf.grad, atol=1e-9, rtol=1e-9)
+
+
+@CUDA
+@pytest.mark.parametrize("factor", [2, 4])
+def test_decimate_on_cuda_with_lengths_matches_cpu(factor):
+    module = seqdown.Decimate(factor)
+    x, lengths = torch.randn(32, 8, 300), torch.randint(1, 301, (32,))
+    expected, expected_lengths = module(x, lengths)
+    got, got_lengths = module.to("cuda")(x.cuda(), lengths.cuda())
+    torch.testing.assert_close(got.cpu(), expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(got_lengths.cpu(), expected_lengths)

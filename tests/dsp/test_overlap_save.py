@@ -26,7 +26,7 @@ def test_matches_resample_poly_up_to_the_stopband(up, down, layout, rng, monkeyp
     """Tiny blocks and groups force many head, body and tail blocks on short inputs."""
     if layout == "tiny blocks":
         monkeypatch.setattr(engine, "_TARGET_BLOCK", 8)
-        monkeypatch.setattr(engine, "_GROUP_FLOATS", 1)
+        monkeypatch.setattr(engine, "_GROUP_VALUES", 1)
     taps = design_sinc(up, down, attenuation=100.0, transition=0.1).taps()
     plan = overlap_save_plan(taps, up, down)
     assert plan.size % down == 0 and plan.hop % down == 0 and plan.hop > 0

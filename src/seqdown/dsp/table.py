@@ -38,6 +38,8 @@ __all__ = ["MAX_TABLE", "TablePlan", "last_input", "table_plan", "table_resample
 MAX_TABLE = 1 << 22
 #: Gathered input values per chunk of outputs.
 _CHUNK_VALUES = 1 << 19
+#: Table values designed at a time (each temporary of the design is this many float64).
+_DESIGN_VALUES = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,16 @@ def table_plan(design: SincDesign, up: int, down: int, attenuation: float) -> Ta
     width = 2 * half + 1
     wanted = math.pi * design.cutoff * math.sqrt(10 ** ((attenuation + 20) / 20) / 2)
     phases = max(16, min(math.ceil(wanted), MAX_TABLE // width - 1))
-    t = np.arange(phases + 1)[:, None] / phases + half - np.arange(width)[None, :]
-    window = np.i0(design.beta * np.sqrt(np.clip(1.0 - (t / half) ** 2, 0.0, None)))
-    table = 2 * design.cutoff * np.sinc(2 * design.cutoff * t) * window
-    table /= table.sum(axis=1, keepdims=True)
+    table = np.empty((phases + 1, width))
+    # A few rows at a time: the temporaries of the Kaiser window and the sinc stay within
+    # a few MiB whatever the table's size (a whole-table expression took 160 MiB).
+    rows = max(1, _DESIGN_VALUES // width)
+    for low in range(0, phases + 1, rows):
+        t = np.arange(low, min(low + rows, phases + 1))[:, None] / phases + half
+        t = t - np.arange(width)[None, :]
+        window = np.i0(design.beta * np.sqrt(np.clip(1.0 - (t / half) ** 2, 0.0, None)))
+        part = 2 * design.cutoff * np.sinc(2 * design.cutoff * t) * window
+        table[low : low + rows] = part / part.sum(axis=1, keepdims=True)
     table.setflags(write=False)
     return TablePlan(up, down, half, table)
 
@@ -90,15 +98,14 @@ def _outputs(read: Callable[[int, int], Tensor], plan: TablePlan, table: Tensor,
         scaled = (position - base * plan.up) * plan.phases  # frac * phases * up
         index = torch.div(scaled, plan.up, rounding_mode="floor")
         alpha = ((scaled - index * plan.up).to(like.dtype) / plan.up)[:, None]
-        weights = torch.lerp(table[index], table[index + 1], alpha)  # (chunk, width)
+        # index_select: whole rows, several times faster than indexing with a tensor.
+        weights = torch.lerp(table.index_select(0, index), table.index_select(0, index + 1),
+                             alpha)  # (chunk, width)
         # Python ints for the slice bounds: eager only, as the rest of the engines.
         low, high = int(base[0]) - plan.half, int(base[-1]) + plan.half + 1
-        samples = read(low, high)
-        if plan.down <= 4 * plan.up:  # windows overlap: pick them from the unfolded view
-            windows = samples.unfold(-1, width, 1)[:, base - base[0]]
-        else:  # windows far apart: gather only the samples they read
-            offsets = torch.arange(width, device=like.device)
-            windows = samples[:, (base - base[0])[:, None] + offsets]
+        # Each window is a row of the unfolded view (no copy): picking them copies only them,
+        # with one index per window (measured 40x faster than an index per sample).
+        windows = read(low, high).unfold(-1, width, 1)[:, base - base[0]]
         y[:, start - first : start - first + j.numel()] = torch.einsum("rmk,mk->rm", windows,
                                                                        weights)
     return y
