@@ -38,7 +38,12 @@ class RNNEncoder(nn.Module):
     channels, time)``, shortens them with the front-end, and runs the recurrent
     layers on packed sequences, so that padding never reaches the recurrent
     state and each item's output equals the item encoded alone. Items whose
-    shortened length is 0 come out as zeros with length 0.
+    shortened length is 0 come out as zeros with length 0 (a batch of only
+    those still backpropagates, with zero gradients).
+
+    In float16 and bfloat16 the items stay independent too: a NaN or inf in one
+    item never reaches another. Each equals the item encoded alone to the dtype's
+    rounding, not bit for bit (the batch's matrix products sum in another order).
 
     Args:
         input_size: feature channels of the input (e.g. 80 log-mels).
