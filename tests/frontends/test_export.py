@@ -215,6 +215,14 @@ def test_compile_fullgraph_dynamic_without_recompiles(name):
     assert compiled_runs(make(name), "eager") == 1
 
 
+def test_compiled_gru_behind_a_lengthening_frontend_keeps_its_length():
+    """A padded conv gives 4 steps more than the input has: the compiled GRU's scan must
+    run over all of them, not over the input's time axis (which silently cut 4 steps)."""
+    module = seqdown.RNNEncoder(CHANNELS, 8, rnn="gru", bidirectional=True,
+                                frontend=seqdown.StridedConv(CHANNELS, CHANNELS, 1, 1, padding=2))
+    assert compiled_runs(module, "eager") == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["chain-decimate-max", "encoder-lstm", "avg-3-2-pad1",
                                   "encoder-gru-no-frontend", "encoder-lstm-bidirectional-2layers",

@@ -132,21 +132,32 @@ class RNNEncoder(nn.Module):
                              "bidirectional=False to stream")
         return EncoderStreamer(self.frontend.streamer(), self.rnn)
 
+    def _never_lengthens(self) -> bool:
+        """Whether ``output_length(n) <= n`` for every ``n`` the front-end accepts.
+
+        The front-end laws grow by at most one step per input step, so ``output_length(n)
+        - n`` never increases for ``factor >= 1``: checking the shortest input suffices.
+        """
+        factor, shortest = self.frontend.factor, self.frontend.min_length
+        return (factor is not None and factor >= 1
+                and int(self.frontend.output_length(shortest)) <= shortest)
+
     def _traced_rnn(self, sequence: Tensor, lengths: Tensor | None, time: int) -> Tensor:
         """The recurrent layers when traced or under ``torch.func.vmap``: a masked scan.
 
         Under ``torch.compile`` inductor's lowering of a scan fails on a time axis that
         the front-end computed (torch 2.14), so there an LSTM runs one ``torch.lstm``
         per layer and direction (ops that dynamo keeps whole), and a GRU's scan runs
-        over the input's own ``time`` steps, the features zero-padded to it (masked
-        steps leave the state alone): ``factor`` times the steps, and one graph.
+        over the input's own ``time`` steps when the front-end never lengthens, the features
+        zero-padded to it (masked steps leave the state alone): ``factor`` times the
+        steps, and one graph.
         """
         if not (torch.compiler.is_compiling() and not torch.compiler.is_exporting()):
             return scan_recurrence(self.rnn, sequence, lengths)
         if isinstance(self.rnn, nn.LSTM):
             return lstm_by_direction(self.rnn, sequence, lengths)
         steps = sequence.shape[1]
-        if self.frontend.factor is None or self.frontend.factor < 1:  # a longer output
+        if not self._never_lengthens():  # the scan must cover the longer output itself
             return scan_recurrence(self.rnn, sequence, lengths)
         if lengths is None:
             lengths = torch.full((sequence.shape[0],), steps, dtype=torch.int64,
