@@ -25,6 +25,7 @@ from seqdown.lengths import (
     ready_length,
     resample_length,
     stack_length,
+    stepwise_lookahead,
     stft_frames,
     stream_lookahead,
     target_lengths,
@@ -203,6 +204,18 @@ def test_stream_lookahead_matches_brute_force():
              (lambda n: 0, lambda n: min(n, 1))]
     for emitted, length in rules:
         assert stream_lookahead(emitted, length, 64) == brute(emitted, length, 64)
+
+
+def test_stepwise_lookahead_matches_stream_lookahead():
+    """Checked only before the changes, with bisection: the same as the loop over every n."""
+    rules = [(lambda n: max(0, (n - 1) // 2), lambda n: ceil_div(n, 2), range(1, 400, 2)),
+             (lambda n: 7 * max(0, (n - 30) // 11 + 1), lambda n: ceil_div(7 * n, 11),
+              range(30, 400, 11)),
+             (lambda n: 0 if n < 97 else ceil_div(n, 5), lambda n: ceil_div(n, 5), [97]),
+             (lambda n: 3 * (n // 9), lambda n: n // 3, range(0, 400, 9))]
+    for emitted, length, events in rules:
+        assert stepwise_lookahead(emitted, length, events) == stream_lookahead(emitted, length,
+                                                                               400)
 
 
 def test_every_rule_has_a_reference_test():

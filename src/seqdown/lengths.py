@@ -28,6 +28,7 @@ these functions; no other module writes a length formula.
 ``ready_length``              outputs whose window lies in ``n`` steps (streaming)
 ``causal_delay``              ``max(0, span - 1 - left)``: the delay that makes an op causal
 ``stream_lookahead``          steps a streamer waits for, from its emission rule
+``stepwise_lookahead``        the same for a rule that changes at known steps only
 ============================  ========================================================
 """
 
@@ -58,6 +59,7 @@ __all__ = [
     "ready_length",
     "resample_length",
     "stack_length",
+    "stepwise_lookahead",
     "stft_frames",
     "stream_lookahead",
     "target_lengths",
@@ -429,4 +431,38 @@ def stream_lookahead(emitted: Callable[[int], int], output_length: Callable[[int
             fits += 1
         fits = min(fits, n)
         worst = max(worst, n - fits)
+    return worst
+
+
+def stepwise_lookahead(emitted: Callable[[int], int], output_length: Callable[[int], int],
+                       events: Iterable[int]) -> int:
+    """:func:`stream_lookahead` for an ``emitted`` rule that changes only at ``events``.
+
+    Between two changes ``emitted`` is constant and ``n`` grows, so the tightest
+    lookahead ``n - m`` is largest just before each change: only ``event - 1``
+    needs checking, and ``m`` (the largest length whose output fits) is found by
+    bisection. A streamer whose steps are millions of samples apart (the
+    two-stage resampler) is then checked in a few thousand evaluations.
+
+    Args:
+        emitted: output steps returned after ``n`` input steps.
+        output_length: the op's length law (non-decreasing).
+        events: the input counts at which ``emitted`` may change, up to where the
+            emission is periodic (as ``horizon`` in :func:`stream_lookahead`).
+
+    Example:
+        >>> emitted, length = lambda n: max(0, (n - 1) // 2), lambda n: -(-n // 2)
+        >>> stepwise_lookahead(emitted, length, range(1, 64, 2))
+        2
+    """
+    worst = 0
+    for event in events:
+        n = event - 1
+        if n < 0:
+            continue
+        available, low, high = emitted(n), 0, n
+        while low < high:  # the largest m <= n with output_length(m) <= available
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if output_length(middle) <= available else (low, middle - 1)
+        worst = max(worst, n - low)
     return worst

@@ -199,9 +199,12 @@ def test_pyramid_max_pool_memory_does_not_grow_with_the_bins():
     (lambda: seqdown.design_lowpass(160, 441, transition=0.002), "MAX_DESIGN_TAPS"),
     (lambda: seqdown.Upsample(10**6, "sinc"), "factor must be at most 768000 with mode='sinc'"),
     (lambda: seqdown.upsample(torch.ones(3), 10**6, "sinc"), "factor must be at most 768000"),
-    (lambda: seqdown.Resample(768000, 1), "resample in two steps"),
+    (lambda: seqdown.Resample(768000, 100, method="fft"), "method='auto' or 'cascade'"),
+    (lambda: seqdown.Resample(768000, 1, attenuation=199.9, transition=1e-4),
+     "even in two stages"),
 ], ids=["decimate-1e6", "decimate-1e5", "transition-1e-9", "attenuation-299", "design-1e-9",
-        "design-44k1-narrow", "upsample-sinc-1e6", "upsample-fn-1e6", "resample-768k-1"])
+        "design-44k1-narrow", "upsample-sinc-1e6", "upsample-fn-1e6", "resample-768k-100-fft",
+        "resample-768k-1-strict"])
 def test_extreme_parameters_are_refused_before_any_allocation(make, match):
     """Each raises a ValueError naming the parameter and the limit at once (before, they
     raised MemoryError with an empty message, hung, or raised a RuntimeError)."""

@@ -37,7 +37,7 @@ def test_odd_ratios_stream_like_the_one_shot_path(orig, new):
     pieces = [stream.process(part) for part in x.split(7919, dim=1)] + [stream.flush()]
     torch.testing.assert_close(torch.cat(pieces, dim=1), seqdown.resample(x, orig, new),
                                atol=1e-5, rtol=1e-5)
-    assert stream._buffer.shape[1] < stream.window + 7919
+    assert stream.buffered < stream.window + 7919
 
 
 def test_memory_stays_bounded():
@@ -47,7 +47,7 @@ def test_memory_stays_bounded():
     # Every complete step has run, so what is kept is less than one step's input window,
     # not the 240000 samples seen.
     assert stream.samples_in == 240000
-    assert stream._buffer.shape[1] < stream.window
+    assert stream.buffered < stream.window
 
 
 def test_dtype_and_errors():

@@ -191,3 +191,21 @@ def test_module_properties():
     resample = seqdown.Resample(48000, 16000)
     assert resample.factor == Fraction(3, 1)
     assert resample.output_length(48000) == 16000
+
+
+@pytest.mark.parametrize("padtype", ["constant", "line"])
+def test_two_stage_resample_is_batch_invariant(padtype, random_lengths, check_batch_invariance):
+    module = seqdown.Resample(96000, 16, padtype=padtype).double()
+    assert module.method == "cascade"
+    lengths = random_lengths(4, 200000, seed=3)
+    lengths[0] = 96000  # the shortest input with whole outputs past its first
+    x = torch.randn(4, 2, 200000, dtype=torch.float64)
+    # Past an item's end its batch's zeros go through the FFT blocks, not exact zeros.
+    check_batch_invariance(module, x, lengths, atol=1e-10, rtol=1e-10)
+
+
+def test_two_stage_resample_is_not_traced():
+    module = seqdown.Resample(96000, 16)
+    assert module.traced_weight.numel() == 0
+    with pytest.raises(ValueError, match=r"runs in two stages \(method='cascade'\)"):
+        torch.export.export(module, (torch.randn(1, 1, 96000),))

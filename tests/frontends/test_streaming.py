@@ -28,6 +28,11 @@ EXTRA: dict[str, Callable[[int], torch.nn.Module]] = {
     "resample-3-2-fft": lambda c: seqdown.Resample(3, 2, attenuation=60, method="fft"),
     "resample-2-3-table": lambda c: seqdown.Resample(2, 3, attenuation=60, method="table"),
     "decimate-3-fft-causal": lambda c: seqdown.Decimate(3, method="fft", causal=True),
+    # Two stages (extreme decimation's path, forced on a small ratio to keep it quick).
+    "resample-8-1-cascade": lambda c: seqdown.Resample(8, 1, attenuation=60, transition=0.5,
+                                                        method="cascade"),
+    "decimate-12-cascade-causal": lambda c: seqdown.Decimate(12, method="cascade",
+                                                             causal=True),
     "upsample-nearest-3": lambda c: seqdown.Upsample(3),
     "upsample-linear-2": lambda c: seqdown.Upsample(2, "linear"),
     "upsample-linear-3": lambda c: seqdown.Upsample(3, "linear"),
@@ -419,3 +424,48 @@ def test_padtype_from_the_end_samples_streams_exactly(padtype, method, time):
                               method=method).double()
     x = torch.randn(2, 1, time, dtype=torch.float64) + 3.0
     check_stream(module, x, time, 1e-10)
+
+
+def test_two_stage_resample_streams_exactly():
+    """96 kHz -> 16 Hz (auto: two stages): chunked == offline to float rounding, and
+    every push returns what the lookahead promises."""
+    module = seqdown.Resample(96000, 16)
+    assert module.method == "cascade"
+    x = torch.randn(1, 1, 1_500_000, generator=torch.Generator().manual_seed(0))
+    y = torch.cat(stream(module, x, [96000] * 15 + [60000]), dim=-1)  # checks the lookahead
+    expected = module(x)[0]
+    # The same blocks on the same samples; FFT calls over other groups of blocks round
+    # differently (float32).
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize(("make", "horizon"), [
+    (lambda: seqdown.Resample(44100, 300, method="cascade"), 1_500_000),  # a long period
+    (lambda: seqdown.Decimate(12, method="cascade", causal=True), 20000),
+], ids=["resample-44100-300", "decimate-12-causal"])
+def test_two_stage_lookahead_matches_the_rule_checked_at_every_step(make, horizon):
+    """``stepwise_lookahead`` over the stage 1 steps equals ``stream_lookahead`` over every
+    n, and single-step pushes show it is tight."""
+    from seqdown.dsp.streaming import CascadeStream
+    from seqdown.lengths import stream_lookahead
+
+    module = make()
+    stream_ = CascadeStream(module.plan)
+    lookahead = module.lookahead
+    assert lookahead == stream_lookahead(
+        lambda n: min(module.output_length(n), stream_.ready(n + module.delay)),
+        module.output_length, horizon)
+    if horizon <= 20000:
+        counts = emitted_counts(module, 1300)
+        assert all(c >= module.output_length(max(n - lookahead, 0))
+                   for n, c in enumerate(counts, start=1))
+        assert any(c < module.output_length(max(n - lookahead + 1, 0))
+                   for n, c in enumerate(counts, start=1))
+
+
+def test_two_stage_resample_streams_only_zeros_past_the_ends():
+    module = seqdown.Resample(96000, 16, padtype="edge")
+    with pytest.raises(ValueError, match=r"padtype='edge' cannot stream on the two-stage path"):
+        module.streamer()
+    with pytest.raises(ValueError, match=r"no single stream geometry"):
+        _ = seqdown.Resample(96000, 16).stream_geometry

@@ -13,6 +13,7 @@ name                           what it is
 :func:`overlap_save_plan`      a filter laid out for the overlap-save FFT engine
 :func:`overlap_save_resample`  the FFT engine on ``(rows, time)``: any ratio, bounded memory
 :func:`table_resample`         the tabulated-filter engine, for ratios with huge terms
+:func:`cascade_resample`       two stages for extreme decimation (768 kHz -> 1 Hz)
 :func:`resampling_plan`        the cached plan for a ratio and a spec (picks the engine)
 :func:`resample_rows`          a plan on ``(..., time)``, with ``padtype``, keeping the dtype
 :func:`rate_ratio`             ``(up, down)`` from two sample rates
@@ -22,6 +23,7 @@ name                           what it is
 =============================  =====================================================
 """
 
+from seqdown.dsp.cascade import cascade_resample
 from seqdown.dsp.engine import (
     METHODS,
     Method,
@@ -79,6 +81,7 @@ __all__ = [
     "StreamingResampler",
     "TablePlan",
     "binomial_taps",
+    "cascade_resample",
     "check_sample_rate",
     "compute_dtype",
     "design_lowpass",

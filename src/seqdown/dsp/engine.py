@@ -19,11 +19,15 @@ Two engines compute the same low-pass resampling:
   (:mod:`seqdown.dsp.table`), where the FFT blocks would get large: ``down``
   above :data:`FFT_MAX_DOWN` (rates above 65.5 kHz with a nearly coprime
   partner) or output blocks above :data:`FFT_MAX_OUT` (huge ``up``).
+* ``"cascade"``: extreme decimation in two stages (:mod:`seqdown.dsp.cascade`),
+  each run by one of the engines above: a wide first stage to a multiple of the
+  output rate, then the sharp decimation. The same spec, a different filter.
 
 ``"auto"`` picks ``"direct"`` when the filter is short (at most
 :data:`DIRECT_MAX_TAPS` taps at the input rate) and its polyphase kernel small
-(:data:`DIRECT_MAX_KERNEL` values), else ``"fft"`` (``"table"`` where its
-blocks would be too large). Plans are cached per spec
+(:data:`DIRECT_MAX_KERNEL` values), ``"cascade"`` when one stage would need more
+than :data:`~seqdown.dsp.cascade.CASCADE_MIN_TAPS` taps, else ``"fft"``
+(``"table"`` where its blocks would be too large). Plans are cached per spec
 in each process; designing one takes about a millisecond for any ratio (the
 ``"direct"`` design at the full rate is only made for small ``up * down``), so
 worker processes need no shared cache.
@@ -41,11 +45,21 @@ import torch
 from torch import Tensor
 
 from seqdown._validation import check_choice, check_positive_int
+from seqdown.dsp.cascade import (
+    CASCADE_MIN_TAPS,
+    CascadeLayout,
+    cascade_factor,
+    cascade_layout,
+    cascade_resample,
+    estimated_taps,
+    stage_specs,
+)
 from seqdown.dsp.filters import SincDesign, check_spec, design_lowpass, design_sinc, kaiser_spec
 from seqdown.dsp.overlap_save import OverlapSavePlan, overlap_save_plan, overlap_save_resample
 from seqdown.dsp.padding import PadType, background, check_padtype
 from seqdown.dsp.polyphase import PolyphaseKernel, polyphase_kernel, polyphase_resample
 from seqdown.dsp.table import TablePlan, table_plan, table_resample
+from seqdown.lengths import ceil_div
 
 __all__ = [
     "DIRECT_MAX_KERNEL",
@@ -63,7 +77,7 @@ __all__ = [
     "resampling_plan",
 ]
 
-Method = Literal["auto", "direct", "fft", "table"]
+Method = Literal["auto", "direct", "fft", "table", "cascade"]
 METHODS: tuple[str, ...] = get_args(Method)
 #: ``"auto"`` runs the exact polyphase path for filters of at most this many taps at the
 #: input rate (every ``Decimate`` default, ``Upsample``'s sinc filters up to 100 dB). It
@@ -75,7 +89,8 @@ DIRECT_MAX_KERNEL = 1 << 20
 #: ``method="direct"`` is refused beyond this many kernel values (64 MiB in float64).
 _DIRECT_LIMIT = 1 << 23
 #: The longest filter (taps at the input rate) one stage runs: 8 MiB of float64 taps.
-#: Only extreme decimation reaches it (768000 Hz -> 100 Hz at the default spec).
+#: Only extreme decimation reaches it (768000 Hz -> 100 Hz at the default spec), which
+#: ``"auto"`` runs in two stages long before.
 MAX_FILTER_TAPS = 1 << 20
 #: ``"auto"`` runs the FFT path for ``down`` up to this (its blocks are multiples of
 #: ``down``; beyond, their FFTs take over 64 MiB) and the tabulated filter above it.
@@ -86,33 +101,40 @@ FFT_MAX_OUT = 1 << 20
 
 @dataclass(frozen=True)
 class ResamplingPlan:
-    """A resampling by ``up / down`` laid out for one engine.
+    """A resampling by ``up / down`` laid out for one engine, or for two stages.
 
     Attributes:
         up: upsampling factor (coprime with ``down``).
         down: downsampling factor.
         attenuation: stopband attenuation and passband flatness in dB.
         transition: transition band as a fraction of the lower Nyquist frequency.
-        method: ``"direct"``, ``"fft"`` or ``"table"``.
+        method: ``"direct"``, ``"fft"``, ``"table"`` or ``"cascade"``.
         kernel: the polyphase layout (``"direct"``), else None.
         fft: the overlap-save layout (``"fft"``), else None.
         table: the tabulated filter (``"table"``), else None.
+        stages: the two single-engine plans (``"cascade"``), else None.
+        layout: where the stages read and write (``"cascade"``), else None.
     """
 
     up: int
     down: int
     attenuation: float
     transition: float
-    method: Literal["direct", "fft", "table"]
+    method: Literal["direct", "fft", "table", "cascade"]
     kernel: PolyphaseKernel | None
     fft: OverlapSavePlan | None
     table: TablePlan | None = None
+    stages: tuple[ResamplingPlan, ResamplingPlan] | None = None
+    layout: CascadeLayout | None = None
 
     @property
     def span(self) -> int:
         """The largest number of input steps one output step depends on."""
         if self.kernel is not None:
             return self.kernel.span
+        if self.stages is not None:  # stage 2's window, in input samples, plus stage 1's
+            first, second = self.stages
+            return first.span + ceil_div((second.span - 1) * first.down, first.up)
         half = self.fft.half if self.fft is not None else self._table().half
         return 2 * half + 1
 
@@ -122,11 +144,13 @@ class ResamplingPlan:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the plan's arrays (the kernel or the filter's spectrum)."""
+        """Bytes of the plan's arrays (the kernel, the filter's spectrum or the table)."""
         if self.kernel is not None:
             return int(self.kernel.weight.nbytes)
         if self.fft is not None:
             return int(self.fft.response.nbytes)
+        if self.stages is not None:
+            return sum(stage.nbytes for stage in self.stages)
         return int(self._table().table.nbytes)
 
     def taps(self) -> np.ndarray:
@@ -135,7 +159,14 @@ class ResamplingPlan:
         ``"direct"``: exactly the taps it runs (:func:`design_lowpass`); ``"fft"`` and
         ``"table"``: ``design_sinc(...).taps(up)``, which they match up to
         :func:`fft_error_bound` (``up`` times the filter span: large for huge ``up``).
+
+        Raises:
+            ValueError: a ``"cascade"`` plan: it runs two filters, no single one
+                (see :attr:`stages`).
         """
+        if self.stages is not None:
+            raise ValueError(f"resampling by {self.up}/{self.down} runs in two stages, "
+                             "not one filter; see plan.stages for each stage's taps")
         if self.method == "direct":
             return design_lowpass(self.up, self.down, attenuation=self.attenuation,
                                   transition=self.transition)
@@ -159,16 +190,15 @@ def _direct_kernel_size(up: int, down: int, attenuation: float, transition: floa
     return up * (numtaps // up + 2 * down)
 
 
-@lru_cache(maxsize=128)
-def _plan(up: int, down: int, attenuation: float, transition: float,
-          method: str) -> ResamplingPlan:
-    numtaps, _ = kaiser_spec(attenuation, transition * 0.5 * min(1.0, up / down))
+def _single(up: int, down: int, attenuation: float, transition: float, method: str,
+            numtaps: int) -> ResamplingPlan:
+    """The plan of one engine (``method`` other than ``"cascade"``)."""
     if numtaps > MAX_FILTER_TAPS:
         raise ValueError(
             f"resampling by {up}/{down} with attenuation={attenuation} and "
             f"transition={transition} needs a filter of about {numtaps} input samples, "
             f"beyond the {MAX_FILTER_TAPS} that one stage keeps in bounded memory; "
-            "resample in two steps through an intermediate rate")
+            "use method='auto' or 'cascade' (two stages through an intermediate rate)")
     if method == "auto":
         design = design_sinc(up, down, attenuation=attenuation, transition=transition)
         short = 2 * design.half_width + 1 <= DIRECT_MAX_TAPS
@@ -191,6 +221,38 @@ def _plan(up: int, down: int, attenuation: float, transition: float,
                           overlap_save_plan(design.taps(), up, down))
 
 
+def _cascade(up: int, down: int, attenuation: float, transition: float) -> ResamplingPlan:
+    """Two stages, each on the engine ``"auto"`` picks for it."""
+    if down < 4 * up:
+        raise ValueError(f"method='cascade' needs a decimation by at least 4 (down >= 4 * up), "
+                         f"got up={up}, down={down}")
+    factor = cascade_factor(up, down, attenuation, transition)
+    (first_spec, second_spec) = stage_specs(attenuation, transition, factor)
+    common = math.gcd(up * factor, down)
+    up1, down1 = up * factor // common, down // common
+    taps = (estimated_taps(up1, down1, *first_spec), estimated_taps(1, factor, *second_spec))
+    if max(taps) > MAX_FILTER_TAPS:
+        raise ValueError(
+            f"resampling by {up}/{down} with attenuation={attenuation} and "
+            f"transition={transition} needs, even in two stages, a filter of about "
+            f"{max(taps)} input samples, beyond MAX_FILTER_TAPS={MAX_FILTER_TAPS}; widen the "
+            "transition or lower the attenuation")
+    first = _single(up1, down1, *first_spec, "auto", taps[0])
+    second = _single(1, factor, *second_spec, "auto", taps[1])
+    layout = cascade_layout(up1, down1, factor, first.span, second.span)
+    return ResamplingPlan(up, down, attenuation, transition, "cascade", None, None,
+                          stages=(first, second), layout=layout)
+
+
+@lru_cache(maxsize=128)
+def _plan(up: int, down: int, attenuation: float, transition: float,
+          method: str) -> ResamplingPlan:
+    numtaps = estimated_taps(up, down, attenuation, transition)
+    if method == "cascade" or (method == "auto" and numtaps > CASCADE_MIN_TAPS):
+        return _cascade(up, down, attenuation, transition)
+    return _single(up, down, attenuation, transition, method, numtaps)
+
+
 def resampling_plan(up: int, down: int, attenuation: float, transition: float,
                     method: str = "auto") -> ResamplingPlan:
     """The cached plan for resampling by ``up / down`` with a spec.
@@ -200,16 +262,21 @@ def resampling_plan(up: int, down: int, attenuation: float, transition: float,
         down: downsampling factor.
         attenuation: stopband attenuation and passband flatness in dB.
         transition: transition band as a fraction of the lower Nyquist frequency.
-        method: ``"auto"``, ``"direct"`` or ``"fft"`` (see the module notes).
+        method: one of :data:`METHODS` (see the module notes).
 
     Raises:
         TypeError, ValueError: a bad factor, spec or method; ``"direct"`` for a
-            ratio whose kernel would exceed 64 MiB; a filter longer than
-            :data:`MAX_FILTER_TAPS` input samples (extreme decimation).
+            ratio whose kernel would exceed 64 MiB; one engine asked to run a filter
+            longer than :data:`MAX_FILTER_TAPS` input samples (extreme decimation:
+            ``"auto"`` runs it in two stages); ``"cascade"`` for ``down < 4 * up``;
+            a spec so strict that even a stage of the cascade exceeds the limit.
 
     Example:
         >>> resampling_plan(1, 2, 60.0, 0.5).method, resampling_plan(160, 441, 120.0, 0.1).method
         ('direct', 'fft')
+        >>> plan = resampling_plan(1, 768000, 120.0, 0.1)  # 768 kHz -> 1 Hz
+        >>> plan.method, [stage.method for stage in plan.stages], plan.nbytes < 2**20
+        ('cascade', ['fft', 'fft'], True)
     """
     up = check_positive_int("up", up)
     down = check_positive_int("down", down)
@@ -244,13 +311,34 @@ def plan_buffer(plan: ResamplingPlan) -> Tensor:
 
     ``"direct"``: the polyphase weight; ``"fft"``: the filter's spectrum as
     ``(bins, 2)`` real and imaginary parts (a real buffer follows ``Module.to``);
-    ``"table"``: the table.
+    ``"table"``: the table; ``"cascade"``: both stages' arrays, flattened one
+    after the other.
     """
     if plan.kernel is not None:
         return torch.tensor(plan.kernel.weight)
     if plan.fft is not None:
         return torch.view_as_real(torch.tensor(plan.fft.response))
+    if plan.stages is not None:
+        return torch.cat([plan_buffer(stage).flatten() for stage in plan.stages])
     return torch.tensor(plan._table().table)
+
+
+def _stage_buffers(plan: ResamplingPlan, buffer: Tensor | None) -> list[Tensor | None]:
+    """A cascade's :func:`plan_buffer` split back into its stages' buffers."""
+    assert plan.stages is not None
+    if buffer is None:
+        return [None, None]
+    shapes = [_buffer_shape(stage) for stage in plan.stages]
+    first = math.prod(shapes[0])
+    return [buffer[:first].view(shapes[0]), buffer[first:].view(shapes[1])]
+
+
+def _buffer_shape(plan: ResamplingPlan) -> tuple[int, ...]:
+    if plan.kernel is not None:
+        return tuple(plan.kernel.weight.shape)
+    if plan.fft is not None:
+        return (plan.fft.response.shape[0], 2)
+    return tuple(plan._table().table.shape)
 
 
 def _run(rows: Tensor, plan: ResamplingPlan, padtype: str, buffer: Tensor | None) -> Tensor:
@@ -262,6 +350,12 @@ def _run(rows: Tensor, plan: ResamplingPlan, padtype: str, buffer: Tensor | None
         if buffer is not None:
             response = torch.view_as_complex(buffer.to(device=rows.device, dtype=rows.dtype))
         return overlap_save_resample(rows, plan.fft, padtype, response)
+    if plan.stages is not None:
+        assert plan.layout is not None
+        (first, second), (first_buffer, second_buffer) = plan.stages, _stage_buffers(plan, buffer)
+        return cascade_resample(rows, plan.layout, plan.up, plan.down, padtype,
+                                lambda x, pad: _run(x, first, pad, first_buffer),
+                                lambda z, pad: _run(z, second, pad, second_buffer))
     table = None if buffer is None else buffer.to(device=rows.device, dtype=rows.dtype)
     return table_resample(rows, plan._table(), padtype, table)
 

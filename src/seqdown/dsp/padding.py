@@ -27,7 +27,7 @@ from torch import Tensor
 from seqdown._validation import check_choice
 
 __all__ = ["BACKGROUND_PADTYPES", "PADTYPES", "PadType", "background", "check_padtype",
-           "extension", "segment"]
+           "continuation", "extension", "segment"]
 
 PadType = Literal["constant", "edge", "line", "smooth", "mean", "maximum", "minimum"]
 PADTYPES: tuple[str, ...] = get_args(PadType)
@@ -62,6 +62,30 @@ def _end_slopes(x: Tensor, padtype: str) -> tuple[Tensor, Tensor]:
     return x[:, 1:2] - x[:, :1], x[:, -1:] - x[:, -2:-1]  # "smooth"
 
 
+def continuation(x: Tensor, padtype: str, before: Tensor,
+                 after: Tensor) -> tuple[Tensor, Tensor]:
+    """The extension of ``(rows, time)`` evaluated at any times beyond its ends.
+
+    Args:
+        x: the signal (``time >= 1`` for a non-zero continuation).
+        padtype: one of :data:`PADTYPES` (background padtypes continue with zeros:
+            subtract :func:`background` first).
+        before: times (in samples, any real values) before the first sample,
+            counted from it: ``-1`` is the sample preceding ``x[:, 0]``.
+        after: times after the last sample, counted from it: ``1`` follows ``x[:, -1]``.
+
+    Returns:
+        ``(rows, before.numel())`` and ``(rows, after.numel())``: the continuation
+        there (the two-stage resampler reads it at its intermediate rate).
+    """
+    rows, time = x.shape
+    if padtype == "constant" or padtype in BACKGROUND_PADTYPES or time == 0:
+        return x.new_zeros(rows, before.numel()), x.new_zeros(rows, after.numel())
+    left_slope, right_slope = _end_slopes(x, padtype)
+    before, after = before.to(x.dtype), after.to(x.dtype)
+    return x[:, :1] + left_slope * before, x[:, -1:] + right_slope * after
+
+
 def extension(x: Tensor, padtype: str, before: int, after: int,
               hold: int | None = None) -> tuple[Tensor, Tensor]:
     """The ``before`` samples preceding and the ``after`` samples following ``(rows, time)``.
@@ -72,15 +96,11 @@ def extension(x: Tensor, padtype: str, before: int, after: int,
     engine whose blocks reach far beyond the filter's support (the FFT path) then
     sees a bounded signal there, not a ramp that grows with the block length.
     """
-    rows, time = x.shape
-    if padtype == "constant" or padtype in BACKGROUND_PADTYPES or time == 0:
-        return x.new_zeros(rows, before), x.new_zeros(rows, after)
-    left_slope, right_slope = _end_slopes(x, padtype)
     steps_before = torch.arange(-before, 0, dtype=x.dtype, device=x.device)
     steps_after = torch.arange(1, after + 1, dtype=x.dtype, device=x.device)
     if hold is not None:
         steps_after = steps_after.clamp(max=hold)
-    return x[:, :1] + left_slope * steps_before, x[:, -1:] + right_slope * steps_after
+    return continuation(x, padtype, steps_before, steps_after)
 
 
 def segment(x: Tensor, left: Tensor, right: Tensor, start: int, stop: int) -> Tensor:

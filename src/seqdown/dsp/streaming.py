@@ -1,24 +1,31 @@
 """Block-by-block resampling of long recordings in bounded memory.
 
 ``StreamingResampler`` runs the same plan as :func:`seqdown.resample` (the exact
-polyphase path or the overlap-save FFT path, :mod:`seqdown.dsp.engine`) over a
-stream of blocks. Both engines advance in steps: a polyphase conv step reads
-``taps_per_phase * inputs`` input samples and emits ``outputs``; an FFT block
-reads ``size`` samples and emits ``out_hop``; with the tabulated filter a step
-is one period of ``down`` inputs and ``up`` outputs. Step ``q`` starts ``q * advance``
-samples after the first one, which sits ``left`` samples before the signal (the
-filter's look-behind, zeros). A step runs as soon as its whole window has
-arrived, and the input before the next step's window is dropped, so the state
-is less than one window plus one block, for every ratio (the FFT window is a
-few thousand samples, at most about ``2 * down``). ``flush`` pads the end with
-zeros, as the one-shot resampler does (``padtype="constant"``), and emits
-exactly the remaining ``resample_length(total, up, down)`` samples. The steps
-are the ones the one-shot path computes, so the concatenated output equals
-``resample(whole, orig_freq, new_freq)`` up to float rounding.
+polyphase path, the overlap-save FFT path, the tabulated filter or the two-stage
+cascade, :mod:`seqdown.dsp.engine`) over a stream of blocks. Every engine
+advances in steps: a polyphase conv step reads ``taps_per_phase * inputs`` input
+samples and emits ``outputs``; an FFT block reads ``size`` samples and emits
+``out_hop``; with the tabulated filter a step is one period of ``down`` inputs and
+``up`` outputs. Step ``q`` starts ``q * advance`` samples after the first one,
+which sits ``left`` samples before the signal (the filter's look-behind, zeros).
+A step runs as soon as its whole window has arrived, and the input before the
+next step's window is dropped, so the state is less than one window plus one
+block, for every ratio (the FFT window is a few thousand samples, at most about
+``2 * down``). ``flush`` pads the end with zeros, as the one-shot resampler does
+(``padtype="constant"``), and emits exactly the remaining ``resample_length(total,
+up, down)`` samples. The steps are the ones the one-shot path computes, on the
+same samples, so the concatenated output equals ``resample(whole, orig_freq,
+new_freq)``.
+
+A cascade (:mod:`seqdown.dsp.cascade`) streams as its two stages in turn
+(:class:`CascadeStream`): stage 1 sees the same ``lead`` zeros before and after
+the signal as in one shot, stage 2 the same zeros where the intermediate signal
+is the extension's continuation, and both run their own steps.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +41,17 @@ from seqdown.dsp.rates import rate_ratio
 from seqdown.dsp.table import table_steps
 from seqdown.lengths import ceil_div, resample_length
 
-__all__ = ["EngineSteps", "StreamingResampler", "engine_array", "engine_steps", "run_steps"]
+__all__ = [
+    "CascadeStream",
+    "EngineSteps",
+    "EngineStream",
+    "PlanStream",
+    "StreamingResampler",
+    "engine_array",
+    "engine_steps",
+    "plan_stream",
+    "run_steps",
+]
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,14 @@ class EngineSteps:
 
 
 def engine_steps(plan: ResamplingPlan) -> EngineSteps:
-    """The step layout of ``plan``'s engine (a polyphase conv step, an FFT block, a period)."""
+    """The step layout of ``plan``'s engine (a polyphase conv step, an FFT block, a period).
+
+    Raises:
+        ValueError: a ``"cascade"`` plan (each of its stages has its own steps).
+    """
+    if plan.stages is not None:
+        raise ValueError("a cascade has no single step layout: each of plan.stages has its "
+                         "own (see CascadeStream)")
     if plan.kernel is not None:
         outputs, inputs, per_phase = plan.kernel.weight.shape
         return EngineSteps(inputs, outputs, per_phase * inputs, plan.kernel.left)
@@ -110,6 +134,163 @@ def run_steps(plan: ResamplingPlan, array: Tensor, x: Tensor, first: int, steps:
                        first * table.down - table.half)
 
 
+class EngineStream:
+    """Runs one engine's steps over ``(rows, time)`` blocks, with zeros before and after.
+
+    ``push`` returns the outputs of every step whose window has arrived; ``flush``
+    pads the end with zeros and returns the rest, ``resample_length(received, up,
+    down)`` outputs in all. The blocks must be in the dtype the plan computes in.
+    """
+
+    def __init__(self, plan: ResamplingPlan) -> None:
+        self.plan = plan
+        self.steps = engine_steps(plan)
+        self._array: Tensor | None = None  # the plan's array on the blocks' device
+        self._buffer: Tensor | None = None  # input from the next step's first sample on
+        self._next = 0  # the first step not run yet
+        self.received = 0  #: input samples pushed.
+        self.emitted = 0  #: output samples returned.
+
+    @property
+    def buffered(self) -> int:
+        """Input samples held (less than one step's window plus one block)."""
+        return 0 if self._buffer is None else self._buffer.shape[1]
+
+    def ready(self, n: int) -> int:
+        """Outputs returned after ``n`` input samples have been pushed (not flushed)."""
+        return self.steps.count(n) * self.steps.outputs
+
+    def _run(self, buffer: Tensor, count: int) -> Tensor:
+        assert self._array is not None
+        y = run_steps(self.plan, self._array, buffer, self._next, count)
+        self._next += count
+        self._buffer = buffer[:, count * self.steps.advance :]
+        return y
+
+    def push(self, x: Tensor) -> Tensor:
+        """Takes ``(rows, n)`` input samples; returns the outputs they complete."""
+        if self._buffer is None:
+            self._array = engine_array(self.plan, x)
+            self._buffer = x.new_zeros(x.shape[0], self.steps.left)  # the look-behind
+        self.received += x.shape[1]
+        buffer = torch.cat([self._buffer, x], dim=1)
+        y = self._run(buffer, self.steps.count(buffer.shape[1] - self.steps.left))
+        self.emitted += y.shape[1]
+        return y
+
+    def flush(self) -> Tensor:
+        """Pads the end with zeros and returns the remaining outputs (after a push)."""
+        assert self._buffer is not None, "flush() needs at least one push()"
+        remaining = resample_length(self.received, self.plan.up, self.plan.down) - self.emitted
+        steps = self.steps
+        count = max(0, ceil_div(remaining, steps.outputs))
+        needed = (count - 1) * steps.advance + steps.window if count else 0
+        buffer = F.pad(self._buffer, (0, max(0, needed - self._buffer.shape[1])))
+        y = self._run(buffer, count)[:, :remaining]
+        self.emitted += y.shape[1]
+        return y
+
+
+class CascadeStream:
+    """Runs a ``"cascade"`` plan's two stages over ``(rows, time)`` blocks (module notes).
+
+    The same interface as :class:`EngineStream`; the outputs are the one-shot
+    path's (``padtype="constant"``), computed on the same samples.
+    """
+
+    def __init__(self, plan: ResamplingPlan) -> None:
+        assert plan.stages is not None and plan.layout is not None
+        self.plan, self.layout = plan, plan.layout
+        self.first, self.second = EngineStream(plan.stages[0]), EngineStream(plan.stages[1])
+        layout = self.layout
+        self._drop_middle = max(0, layout.lead_steps - layout.back)  # stage 1 outputs unread
+        self._drop_out = layout.back // layout.factor  # stage 2 outputs before output 0
+        self._pending: Tensor | None = None  # outputs computed, not returned yet
+        self.received = 0  #: input samples pushed.
+        self.emitted = 0  #: output samples returned.
+
+    @property
+    def buffered(self) -> int:
+        """Samples held by both stages (each in its own rate) and outputs not yet due."""
+        pending = 0 if self._pending is None else self._pending.shape[1]
+        return self.first.buffered + self.second.buffered + pending
+
+    def ready(self, n: int) -> int:
+        """Outputs returned after ``n`` input samples have been pushed (not flushed)."""
+        layout = self.layout
+        middle = self.first.ready(layout.lead + n) - self._drop_middle
+        fed = max(0, middle) + max(0, layout.back - layout.lead_steps)
+        out = max(0, self.second.ready(fed) - self._drop_out)
+        return min(out, resample_length(n, self.plan.up, self.plan.down))
+
+    def events(self) -> range:
+        """The input counts at which :meth:`ready` can change (those that complete a
+        stage 1 step), until the emission repeats itself.
+
+        Stage 2 completes a step each ``advance`` intermediate samples, stage 1 emits
+        ``outputs`` per step: their phases repeat every ``advance / gcd(outputs,
+        advance)`` stage 1 steps, once stage 2's first window has been filled.
+        """
+        first, second = self.first.steps, self.second.steps
+        start = max(0, first.window - first.left - self.layout.lead)
+        fill = ceil_div(self.layout.back + second.window, first.outputs) + 2
+        period = second.advance // math.gcd(first.outputs, second.advance)
+        return range(start, start + (fill + period + 1) * first.advance + 1, first.advance)
+
+    def _second(self, middle: Tensor) -> None:
+        drop = min(self._drop_middle, middle.shape[1])
+        self._drop_middle -= drop
+        y = self.second.push(middle[:, drop:])
+        self._keep(y)
+
+    def _keep(self, y: Tensor) -> None:
+        drop = min(self._drop_out, y.shape[1])
+        self._drop_out -= drop
+        y = y[:, drop:]
+        self._pending = y if self._pending is None else torch.cat([self._pending, y], dim=1)
+
+    def _take(self, due: int) -> Tensor:
+        assert self._pending is not None
+        count = max(0, due - self.emitted)
+        y, self._pending = self._pending[:, :count], self._pending[:, count:]
+        self.emitted += y.shape[1]
+        return y
+
+    def push(self, x: Tensor) -> Tensor:
+        """Takes ``(rows, n)`` input samples; returns the outputs they complete."""
+        layout = self.layout
+        if self.first.received == 0:  # the zeros stage 1 reads before the signal
+            self._second(self.first.push(x.new_zeros(x.shape[0], layout.lead)))
+            if layout.back > layout.lead_steps:  # ... and stage 2 before stage 1's first
+                self._keep(self.second.push(x.new_zeros(x.shape[0],
+                                                        layout.back - layout.lead_steps)))
+        self.received += x.shape[1]
+        self._second(self.first.push(x))
+        return self._take(resample_length(self.received, self.plan.up, self.plan.down))
+
+    def flush(self) -> Tensor:
+        """Pads the end as the one-shot path does and returns the remaining outputs."""
+        assert self._pending is not None, "flush() needs at least one push()"
+        layout, n = self.layout, self.received
+        rows = self._pending.shape[0]
+        middle = self.first.push(self._pending.new_zeros(rows, layout.lead))
+        self._second(torch.cat([middle, self.first.flush()], dim=1))
+        end, stop = layout.first_end(n), layout.second_end(n, self.plan.up, self.plan.down)
+        if stop > end:  # the continuation of the zeros: zeros
+            self._second(self._pending.new_zeros(rows, stop - end))
+        self._keep(self.second.flush())
+        return self._take(resample_length(n, self.plan.up, self.plan.down))
+
+
+#: The streams of :func:`plan_stream`: one engine or a cascade.
+PlanStream = EngineStream | CascadeStream
+
+
+def plan_stream(plan: ResamplingPlan) -> PlanStream:
+    """A new stream of ``plan`` over ``(rows, time)`` blocks (zeros beyond the ends)."""
+    return CascadeStream(plan) if plan.stages is not None else EngineStream(plan)
+
+
 class StreamingResampler:
     """Resamples ``(channels, time)`` audio that arrives in blocks.
 
@@ -119,16 +300,16 @@ class StreamingResampler:
         attenuation: as :func:`seqdown.resample` (default 120 dB).
         transition: as :func:`seqdown.resample` (default 0.1).
 
-    The engine is the one ``method="auto"`` picks for the spec.
-
-    Blocks must all have the same number of channels, dtype and device.
-    Computation is in float32 for float16/bfloat16 blocks, as :func:`resample`.
+    The engine is the one ``method="auto"`` picks for the spec (two stages for
+    extreme decimation). Blocks must all have the same number of channels, dtype
+    and device. Computation is in float32 for float16/bfloat16 blocks, as
+    :func:`resample`.
 
     Example:
         >>> stream = StreamingResampler(48000, 16000)
         >>> x = torch.randn(2, 48000)
         >>> y = torch.cat([stream.process(b) for b in x.split(10000, dim=1)] + [stream.flush()], 1)
-        >>> torch.allclose(y, seqdown.resample(x, 48000, 16000), atol=1e-5)
+        >>> torch.equal(y, seqdown.resample(x, 48000, 16000))
         True
     """
 
@@ -137,13 +318,11 @@ class StreamingResampler:
                  transition: float = RESAMPLE_TRANSITION) -> None:
         up, down = rate_ratio(orig_freq, new_freq)
         self.plan = resampling_plan(up, down, attenuation, transition)
-        self._step = engine_steps(self.plan)
-        self._array: Tensor | None = None  # the weight or the response, on the blocks' device
-        self._buffer: Tensor | None = None  # input from the next step's first sample on
+        self._stream = None if self._identity() else plan_stream(self.plan)
+        self._channels: int | None = None
         self._dtype: torch.dtype | None = None  # dtype of the blocks, and of the outputs
         self._consumed = 0  # input samples received
         self._produced = 0  # output samples emitted
-        self._produced_steps = 0  # steps computed
         self._finished = False
 
     @property
@@ -163,26 +342,23 @@ class StreamingResampler:
 
     @property
     def window(self) -> int:
-        """Input samples one step reads: the state is below ``window`` plus one block."""
-        return self._step.window
+        """Input samples one step reads (for a cascade, stage 1's step and stage 2's,
+        in its own samples): the state is below ``window`` plus one block."""
+        if isinstance(self._stream, CascadeStream):
+            return self._stream.first.steps.window + self._stream.second.steps.window
+        return 0 if self._stream is None else self._stream.steps.window
+
+    @property
+    def buffered(self) -> int:
+        """Samples held as state (input samples, for a cascade those of both stages)."""
+        return 0 if self._stream is None else self._stream.buffered
 
     def _identity(self) -> bool:
         return self.plan.up == self.plan.down == 1
 
-    def _start(self, block: Tensor) -> None:
-        """Sets up dtype, the plan's array and the leading zeros from the first block."""
-        compute = compute_dtype(block)
-        self._dtype = block.dtype
-        self._array = engine_array(self.plan, block.new_zeros(0, dtype=compute))
-        # The first step reads `left` samples before the signal: zeros.
-        self._buffer = block.new_zeros(block.shape[0], self._step.left, dtype=compute)
-
-    def _steps(self, buffer: Tensor, steps: int) -> Tensor:
-        assert self._array is not None
-        return run_steps(self.plan, self._array, buffer, self._produced_steps, steps)
-
     def _emit(self, y: Tensor) -> Tensor:
         self._produced += y.shape[1]
+        assert self._dtype is not None
         return y.to(self._dtype)
 
     def process(self, block: Tensor) -> Tensor:
@@ -197,21 +373,15 @@ class StreamingResampler:
         check_waveform(block, "block")
         if block.dim() != 2:
             raise ValueError(f"block must have shape (channels, time), got {tuple(block.shape)}")
-        if self._buffer is None:
-            self._start(block)
-        assert self._buffer is not None
-        if block.shape[0] != self._buffer.shape[0]:
-            raise ValueError(f"block must have {self._buffer.shape[0]} channels like the "
+        if self._channels is None:
+            self._channels, self._dtype = block.shape[0], block.dtype
+        if block.shape[0] != self._channels:
+            raise ValueError(f"block must have {self._channels} channels like the "
                              f"previous blocks, got shape {tuple(block.shape)}")
         self._consumed += block.shape[1]
-        if self._identity():
+        if self._stream is None:
             return self._emit(block.clone())
-        buffer = torch.cat([self._buffer, block.to(self._buffer.dtype)], dim=1)
-        steps = self._step.count(buffer.shape[1] - self._step.left)
-        self._buffer = buffer[:, steps * self._step.advance:]
-        out = self._steps(buffer, steps)
-        self._produced_steps += steps
-        return self._emit(out)
+        return self._emit(self._stream.push(block.to(compute_dtype(block))))
 
     def flush(self) -> Tensor:
         """Pads the end with zeros and returns the remaining outputs.
@@ -223,14 +393,9 @@ class StreamingResampler:
         if self._finished:
             raise RuntimeError("flush() called twice; make a new StreamingResampler")
         self._finished = True
-        if self._buffer is None:
+        if self._channels is None:
             return torch.zeros(0, 0)
-        remaining = resample_length(self._consumed, self.plan.up, self.plan.down)
-        remaining -= self._produced
-        if self._identity():
-            return self._emit(self._buffer[:, :0])
-        step = self._step
-        steps = max(0, ceil_div(remaining, step.outputs))
-        needed = (steps - 1) * step.advance + step.window if steps else 0
-        buffer = F.pad(self._buffer, (0, max(0, needed - self._buffer.shape[1])))
-        return self._emit(self._steps(buffer, steps)[:, :remaining])
+        if self._stream is None:
+            assert self._dtype is not None
+            return torch.zeros(self._channels, 0, dtype=self._dtype)
+        return self._emit(self._stream.flush())

@@ -13,6 +13,10 @@ resampling engine (:mod:`seqdown.dsp.engine`), with zero delay:
 * ``method="auto"`` (the ``Resample`` default) picks ``"direct"`` for short
   filters at small ratios and ``"fft"`` otherwise (the default spec, and every
   ratio with large terms such as 16001 -> 16000 Hz; ``"table"`` for huge terms);
+  for extreme decimation (one stage would need over
+  :data:`~seqdown.dsp.cascade.CASCADE_MIN_TAPS` taps: 768 kHz -> 100 Hz, 48 kHz
+  -> 8 Hz) it runs ``"cascade"``: two stages (:mod:`seqdown.dsp.cascade`) that
+  meet the same spec with another filter, and are not traceable;
 * ``Decimate`` defaults to ``method="direct"``: its kernel is small for any
   factor, the output is exactly ``resample_poly``'s, and on feature batches it
   is the fastest path; ``method="fft"`` suits long waveforms with long filters.
@@ -36,7 +40,8 @@ engine. The direct path streams window by window (``lookahead`` half the filter)
 the FFT and table paths run the one-shot path's own blocks on its grid
 (:class:`~seqdown.frontends.streaming.StepStreamer`; ``lookahead`` about one
 block). ``padtype`` ``"constant"``, ``"edge"`` and ``"smooth"`` stream
-(:data:`STREAMING_PADTYPES`); the others read the whole signal and refuse.
+(:data:`STREAMING_PADTYPES`); the others read the whole signal and refuse. The
+cascade streams its two stages' blocks in turn, with ``padtype="constant"``.
 """
 
 from __future__ import annotations
@@ -67,11 +72,11 @@ from seqdown.dsp.filters import (
 )
 from seqdown.dsp.padding import PadType, check_padtype, extension
 from seqdown.dsp.rates import rate_ratio
-from seqdown.dsp.streaming import engine_array, engine_steps, run_steps
+from seqdown.dsp.streaming import CascadeStream, engine_array, engine_steps, run_steps
 from seqdown.frontends.base import FrontEnd, require_steps
 from seqdown.frontends.direct import TRACE_MAX_TAPS, direct_resample, direct_weight
-from seqdown.frontends.streaming import StepStreamer, Streamer, StreamGeometry
-from seqdown.lengths import Length, causal_delay, resample_length
+from seqdown.frontends.streaming import RowsStreamer, StepStreamer, Streamer, StreamGeometry
+from seqdown.lengths import Length, causal_delay, resample_length, stepwise_lookahead
 
 __all__ = [
     "STREAMING_PADTYPES",
@@ -119,7 +124,8 @@ def decimate(x: Tensor, factor: int, *, attenuation: float = DECIMATE_ATTENUATIO
         transition: fraction of the output Nyquist frequency given to the
             transition band; the gain is flat below ``1 - transition`` of it.
         padtype: what lies beyond the ends (see the module notes).
-        method: ``"direct"`` (the default), ``"fft"``, ``"table"`` or ``"auto"``.
+        method: ``"direct"`` (the default), ``"fft"``, ``"table"``, ``"cascade"`` or
+            ``"auto"``.
 
     Returns:
         ``(..., resample_length(time, 1, factor))`` = ``(..., ceil(time / factor))``,
@@ -158,7 +164,9 @@ def resample(x: Tensor, orig_freq: float, new_freq: float, *,
     :func:`seqdown.dsp.engine.fft_error_bound` times the input's RMS (it is not
     ``resample_poly`` with ``design_lowpass`` taps, except for ``up == 1``, where the
     taps are the same). ``method="direct"`` gives exactly ``resample_poly`` with
-    ``design_lowpass(up, down, ...)`` taps for ratios with small terms.
+    ``design_lowpass(up, down, ...)`` taps for ratios with small terms. Extreme
+    decimation (768000 -> 1 Hz included) runs in two stages that meet the same
+    spec (:mod:`seqdown.dsp.cascade`); it is no single ``resample_poly``.
 
     Args:
         x: ``(..., time)`` floating-point tensor, any device.
@@ -172,7 +180,8 @@ def resample(x: Tensor, orig_freq: float, new_freq: float, *,
         quality: a named spec instead of ``attenuation``/``transition``:
             ``"hq"`` (the default spec) or ``"vhq"`` (150 dB, flat to 0.95).
         padtype: what lies beyond the ends (see the module notes).
-        method: ``"auto"`` (the default), ``"direct"``, ``"fft"`` or ``"table"``.
+        method: ``"auto"`` (the default), ``"direct"``, ``"fft"``, ``"table"`` or
+            ``"cascade"``.
 
     Returns:
         ``(..., resample_length(time, up, down))`` = ``(..., ceil(time * up / down))``,
@@ -220,18 +229,22 @@ class _Resampler(FrontEnd):
         self.ratio = (up, down)
         size = self._taps_size()
         # The direct form is ``size`` taps at ``up`` times the input rate: built only where
-        # it is bounded (an empty buffer marks a ratio that cannot be traced).
-        traced = direct_weight(self.taps, up) if size <= TRACE_MAX_TAPS else torch.zeros(1, 1, 0)
+        # it is bounded and one filter (an empty buffer marks a ratio that cannot be traced).
+        traceable = self.plan.stages is None and size <= TRACE_MAX_TAPS
+        traced = direct_weight(self.taps, up) if traceable else torch.zeros(1, 1, 0)
         self.register_buffer("traced_weight", traced, persistent=False)
         half = (size - 1) // 2
         # The exact path is shift equivariant: each output is its window's. The FFT blocks
-        # and table periods sit on a fixed grid: streaming runs the same steps on it.
-        steps = None if self.plan.method == "direct" or up == down else engine_steps(self.plan)
+        # and table periods sit on a fixed grid: streaming runs the same steps on it. A
+        # cascade has a grid per stage: its streamer runs the engine's cascade stream.
+        fixed = self.plan.method == "direct" or up == down or self.plan.stages is not None
+        steps = None if fixed else engine_steps(self.plan)
         self._geometry = StreamGeometry(up, down, half, size,
                                         causal_delay(half, size) if self.causal else 0, steps)
 
     def _taps_size(self) -> int:
-        """``self.taps.size``, without sampling the filter at ``up`` times the input rate."""
+        """``self.taps.size``, without sampling the filter at ``up`` times the input rate
+        (for a cascade, the size its composite filter would have)."""
         if self.plan.method == "direct":
             return int(self.plan.taps().size)
         return (self.plan.span - 1) * self.plan.up + 1
@@ -242,26 +255,60 @@ class _Resampler(FrontEnd):
         with the engine's steps (their blocks make the lookahead about one block).
 
         Raises:
-            ValueError: ``padtype`` is not one of :data:`STREAMING_PADTYPES`.
+            ValueError: ``padtype`` is not one of :data:`STREAMING_PADTYPES`; the
+                ``"cascade"`` path (two grids, no single geometry: :meth:`streamer`
+                and :attr:`lookahead` still work).
         """
+        self._check_streamable()
+        if self.plan.stages is not None:
+            raise ValueError("the two-stage path has no single stream geometry (each stage "
+                             "has its own grid); streamer() and lookahead work, a Chain "
+                             "around it streams but cannot state its lookahead")
+        return self._geometry
+
+    def _check_streamable(self) -> None:
         if self.padtype not in STREAMING_PADTYPES:
             raise ValueError(f"padtype={self.padtype!r} cannot stream: the first outputs read "
                              "the whole signal (its end or a statistic of it); stream with "
                              f"padtype in {STREAMING_PADTYPES}")
-        return self._geometry
+        if self.plan.stages is not None and self.padtype != "constant":
+            raise ValueError(f"padtype={self.padtype!r} cannot stream on the two-stage path "
+                             "(its second stage reads the continuation far past the ends); "
+                             "stream with padtype='constant'")
 
-    def streamer(self) -> Streamer:
+    @property
+    def delay(self) -> int:
+        return self._geometry.delay
+
+    @property
+    def lookahead(self) -> int:
+        if self.plan.stages is None:
+            return super().lookahead
+        self._check_streamable()
+        stream = CascadeStream(self.plan)
+        return stepwise_lookahead(
+            lambda n: min(self.output_length(n), stream.ready(n + self.delay)),
+            self.output_length, [max(0, n - self.delay) for n in stream.events()])
+
+    def streamer(self) -> Streamer | RowsStreamer:  # type: ignore[override]
         """A new streamer whose chunked output equals the offline output.
 
         On the ``"direct"`` path a :class:`~seqdown.frontends.streaming.Streamer`
         (``lookahead`` is half the filter); on the ``"fft"`` and ``"table"`` paths a
         :class:`~seqdown.frontends.streaming.StepStreamer` that runs the one-shot
-        path's own blocks on its grid (``lookahead`` is about one block).
+        path's own blocks on its grid (``lookahead`` is about one block); on the
+        ``"cascade"`` path a :class:`~seqdown.frontends.streaming.RowsStreamer` over
+        the engine's :class:`~seqdown.dsp.streaming.CascadeStream` (``padtype``
+        ``"constant"`` only; ``lookahead`` is about stage 2's block, in input samples).
 
         Raises:
             ValueError: ``padtype`` is not one of :data:`STREAMING_PADTYPES` (it reads the
-                whole signal before the first outputs).
+                whole signal before the first outputs), or not ``"constant"`` on the
+                ``"cascade"`` path.
         """
+        self._check_streamable()
+        if self.plan.stages is not None:
+            return RowsStreamer(CascadeStream(self.plan), self.output_length, self.delay)
         geometry = self.stream_geometry
         if geometry.steps is None:
             return super().streamer()
@@ -291,6 +338,11 @@ class _Resampler(FrontEnd):
         if self.padtype != "constant":
             raise ValueError(f"padtype={self.padtype!r} is not traceable (each item's edges "
                              "depend on its length); export a Module with padtype='constant'")
+        if self.plan.stages is not None:
+            up, down = self.ratio
+            raise ValueError(
+                f"resampling by {up}/{down} runs in two stages (method='cascade'), which is "
+                "not traceable; export a smaller ratio (resample the audio before the model)")
         if self.traced_weight.numel() == 0:
             up, down = self.ratio
             raise ValueError(
@@ -305,12 +357,15 @@ class _Resampler(FrontEnd):
 
         On the direct path these are the exact :func:`design_lowpass` taps it
         runs; on the FFT path, the taps it matches up to the stopband level.
+
+        Raises:
+            ValueError: on the ``"cascade"`` path (two filters: ``module.plan.stages``).
         """
         return self.plan.taps()
 
     @property
     def method(self) -> str:
-        """The engine that runs: ``"direct"``, ``"fft"`` or ``"table"``."""
+        """The engine that runs: ``"direct"``, ``"fft"``, ``"table"`` or ``"cascade"``."""
         return self.plan.method
 
     @property
@@ -363,7 +418,8 @@ class Decimate(_Resampler):
             and 200).
         transition: transition band as a fraction of the output Nyquist frequency.
         padtype: what lies beyond each item's ends (see the module notes).
-        method: ``"direct"`` (the default), ``"fft"``, ``"table"`` or ``"auto"``.
+        method: ``"direct"`` (the default), ``"fft"``, ``"table"``, ``"cascade"`` or
+            ``"auto"``.
         causal: delay the input by ``delay = (taps - 1) // 2`` zeros (15 for the default
             factor 2), so that output step ``t`` depends on no input after ``t * factor``
             (``lookahead`` 0); the length law stays ``ceil(time / factor)``, so the
@@ -413,7 +469,8 @@ class Resample(_Resampler):
             (default 0.1).
         quality: ``"hq"`` or ``"vhq"`` instead of ``attenuation``/``transition``.
         padtype: what lies beyond each item's ends (see the module notes).
-        method: ``"auto"`` (the default), ``"direct"``, ``"fft"`` or ``"table"``.
+        method: ``"auto"`` (the default), ``"direct"``, ``"fft"``, ``"table"`` or
+            ``"cascade"``.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.

@@ -32,6 +32,11 @@ offline path's own steps on the offline path's grid (through
 arrived, so every output is the offline one, computed on the same samples. A step
 emits as a block, so its lookahead is about one block (``advance + window``), more
 than the filter's half length; the state is below one block plus one chunk.
+
+``Resample``'s two-stage path (extreme decimation) has no single grid: its
+:class:`RowsStreamer` hands each chunk's rows to the resampling engine's own
+stream of the cascade (:class:`~seqdown.dsp.streaming.CascadeStream`), which runs
+both stages' steps on the one-shot path's samples.
 """
 
 from __future__ import annotations
@@ -44,13 +49,15 @@ import torch
 from torch import Tensor, nn
 
 from seqdown._validation import check_signal
-from seqdown.dsp.streaming import EngineSteps
+from seqdown.dsp.engine import compute_dtype
+from seqdown.dsp.streaming import EngineSteps, PlanStream
 from seqdown.lengths import ceil_div, ready_length, stream_lookahead, window_start
 
 #: ``extend(signal, before, after) -> (leading, trailing)`` steps beyond a signal's ends.
 Extension = Callable[[Tensor, int, int], tuple[Tensor, Tensor]]
 
-__all__ = ["ChainStreamer", "EncoderStreamer", "StepStreamer", "StreamGeometry", "Streamer"]
+__all__ = ["ChainStreamer", "EncoderStreamer", "RowsStreamer", "StepStreamer", "StreamGeometry",
+           "Streamer"]
 
 
 @dataclass(frozen=True)
@@ -305,6 +312,67 @@ class StepStreamer(Streamer):
         return y
 
 
+class RowsStreamer:
+    """Streams an op computed row by row by an engine stream (``Resample``'s cascade).
+
+    Each chunk's ``(batch, channels)`` rows go through ``stream`` (a
+    :data:`~seqdown.dsp.streaming.PlanStream`, in float32 for half precision);
+    the output is the offline output, and the state the stream's.
+
+    Args:
+        stream: a new engine stream over rows, zero-padded at both ends.
+        output_length: the module's length law, for ints.
+        delay: zeros a causal op prepends (the output law stays ``output_length``).
+    """
+
+    def __init__(self, stream: PlanStream, output_length: Callable[[int], int],
+                 delay: int = 0) -> None:
+        self._stream, self._output_length, self._delay = stream, output_length, delay
+        self._reference: Tensor | None = None  # an empty slice of the first chunk
+        self._pending: Tensor | None = None  # outputs computed, not due yet (a causal op)
+        self.received = 0  #: input steps pushed so far.
+        self.emitted = 0  #: output steps returned so far.
+        self._done = False
+
+    @property
+    def buffered(self) -> int:
+        """Steps held as state by the engine stream."""
+        return self._stream.buffered
+
+    def _rows(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0] * x.shape[1], x.shape[-1]).to(compute_dtype(x))
+
+    def _take(self, y: Tensor, due: int) -> Tensor:
+        assert self._reference is not None
+        batch, channels = self._reference.shape[:2]
+        y = y.reshape(batch, channels, y.shape[-1]).to(self._reference.dtype)
+        y = y if self._pending is None else torch.cat([self._pending, y], dim=-1)
+        count = max(0, due - self.emitted)
+        y, self._pending = y[..., :count], y[..., count:]
+        self.emitted += y.shape[-1]
+        return y
+
+    def push(self, chunk: Tensor) -> Tensor:
+        """As :meth:`Streamer.push`."""
+        if self._done:
+            raise RuntimeError("push() after flush(): the stream has ended; make a new "
+                               "streamer() for a new stream")
+        x = _check_chunk(chunk, self._reference)
+        self.received += x.shape[-1]
+        if self._reference is None:
+            self._reference = x[..., :0]
+            x = torch.cat([x.new_zeros(*x.shape[:2], self._delay), x], dim=-1)
+        return self._take(self._stream.push(self._rows(x)), self._output_length(self.received))
+
+    def flush(self) -> Tensor:
+        """As :meth:`Streamer.flush`."""
+        if self._done or self._reference is None:
+            raise RuntimeError("flush() needs a stream that was pushed at least one chunk "
+                               "(possibly empty) and not flushed yet")
+        self._done = True
+        return self._take(self._stream.flush(), self._output_length(self.received))
+
+
 class ChainStreamer:
     """Streams through every stage of a :class:`~seqdown.Chain` in turn.
 
@@ -316,7 +384,7 @@ class ChainStreamer:
         True
     """
 
-    def __init__(self, stages: Sequence[Streamer | ChainStreamer]) -> None:
+    def __init__(self, stages: Sequence[Streamer | RowsStreamer | ChainStreamer]) -> None:
         self.stages = list(stages)
 
     @property
@@ -372,7 +440,8 @@ class EncoderStreamer:
         True
     """
 
-    def __init__(self, frontend: Streamer | ChainStreamer, rnn: nn.RNNBase) -> None:
+    def __init__(self, frontend: Streamer | RowsStreamer | ChainStreamer,
+                 rnn: nn.RNNBase) -> None:
         self.frontend, self.rnn = frontend, rnn
         self.state: Tensor | tuple[Tensor, Tensor] | None = None
 
