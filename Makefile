@@ -25,6 +25,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_resample.py
+	$(BIN)/python benchmarks/bench_first_call.py
 	$(BIN)/python benchmarks/bench_decimate.py
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_streaming.py
