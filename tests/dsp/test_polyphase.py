@@ -79,3 +79,94 @@ def test_depthwise_decimation_matches_the_polyphase_layout(factor, taps_size, pa
         if padtype == "constant":
             np.testing.assert_allclose(depthwise[3].numpy(), naive(x[3].numpy(), taps, 1, factor),
                                        rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [16, 40])
+def test_depthwise_chunks_of_rows_match_one_convolution(rows, rng, monkeypatch):
+    """The interior convolution runs on chunks of 16 rows (a last partial one for 40)."""
+    from seqdown.dsp import polyphase
+
+    kernel = polyphase_kernel(rng.standard_normal(23), 1, 3)
+    x = torch.from_numpy(rng.standard_normal((rows, 200)))
+    whole = polyphase_resample(x, kernel)
+    monkeypatch.setattr(polyphase, "_DEPTHWISE_FLOATS", 1)
+    torch.testing.assert_close(polyphase_resample(x, kernel), whole, rtol=0, atol=0)
+    np.testing.assert_allclose(whole[-1].numpy(), naive(x[-1].numpy(), kernel_taps(kernel), 1, 3),
+                               rtol=1e-10, atol=1e-12)
+
+
+def kernel_taps(kernel: object) -> np.ndarray:
+    """The filter of a decimation kernel (phase 0 holds it; tap c * down + b at [0, b, c])."""
+    weight = kernel.weight  # type: ignore[attr-defined]
+    return weight[0].T.reshape(-1)[: kernel.span]  # type: ignore[attr-defined]
+
+
+def with_garbage(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``x`` with each row's steps from ``lengths[r]`` on set to NaN, inf or huge values."""
+    garbage = x.clone()
+    for r, n in enumerate(lengths.tolist()):
+        garbage[r, n:] = (float("nan"), float("inf"), -1e30)[r % 3]
+    return garbage
+
+
+@pytest.mark.parametrize("path", ["depthwise", "blocked"])
+@pytest.mark.parametrize("factor", [2, 3, 4, 5])
+@pytest.mark.parametrize("taps_size", [1, 5, 23, 31])
+def test_lengths_read_the_padding_as_zeros(path, factor, taps_size, rng, monkeypatch):
+    """Each row's valid outputs are the naive sum over the row cut to its length, whatever
+    its padding holds (the depthwise path filters the padding and redoes the outputs
+    that read it; the blocked path masks a copy)."""
+    from seqdown.dsp import polyphase
+
+    if path == "blocked":
+        monkeypatch.setattr(polyphase, "_DEPTHWISE_ROWS", 1 << 30)
+    taps = rng.standard_normal(taps_size)
+    kernel = polyphase_kernel(taps, 1, factor)
+    rows = 24
+    for time in [1, 2, factor, taps_size - 1 or 1, taps_size, taps_size + factor + 1, 200]:
+        x = torch.from_numpy(rng.standard_normal((rows, time)))
+        lengths = torch.from_numpy(rng.integers(0, time + 1, rows))
+        lengths[:4] = torch.tensor([0, 1, time, max(0, time - 1)])
+        got = polyphase_resample(with_garbage(x, lengths), kernel, lengths=lengths)
+        assert got.shape == (rows, -(-time // factor))
+        for r, n in enumerate(lengths.tolist()):
+            steps = -(-n // factor)
+            expected = naive(x[r, :n].numpy(), taps, 1, factor)
+            np.testing.assert_allclose(got[r, :steps].numpy(), expected, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"time {time}, row {r}, length {n}")
+
+
+def test_lengths_keep_full_rows_exactly(rng):
+    """A row that fills the time axis gets the very numbers it gets without lengths."""
+    kernel = polyphase_kernel(rng.standard_normal(31), 1, 2)
+    x = torch.from_numpy(rng.standard_normal((20, 300)))
+    lengths = torch.full((20,), 300)
+    lengths[::2] = 150
+    got = polyphase_resample(with_garbage(x, lengths), kernel, lengths=lengths)
+    assert torch.equal(got[1::2], polyphase_resample(x, kernel)[1::2])
+
+
+def test_lengths_gradient(rng):
+    """Differentiable through the redone ends; the padding gets no gradient."""
+    kernel = polyphase_kernel(rng.standard_normal(9), 1, 3)
+    lengths = torch.tensor([0, 1, 5, 11, 17, 20] * 3)
+    valid = torch.arange(7) < torch.div(lengths + 2, 3, rounding_mode="floor")[:, None]
+    x = torch.from_numpy(rng.standard_normal((18, 20))).requires_grad_()
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return torch.where(valid, polyphase_resample(x, kernel, lengths=lengths), 0.0)
+
+    assert torch.autograd.gradcheck(run, (x,))
+    run(x).sum().backward()
+    assert x.grad is not None
+    assert (x.grad[torch.arange(20) >= lengths[:, None]] == 0).all()
+
+
+@pytest.mark.parametrize(("lengths", "padtype", "match"), [
+    (torch.tensor([3, 3]), "constant", r"lengths must have shape \(16,\).*got \(2,\)"),
+    (torch.full((16,), 3), "edge", "lengths needs padtype='constant'.*got padtype='edge'"),
+])
+def test_bad_lengths(lengths, padtype, match):
+    kernel = polyphase_kernel(np.ones(5) / 5, 1, 2)
+    with pytest.raises(ValueError, match=match):
+        polyphase_resample(torch.zeros(16, 10), kernel, padtype=padtype, lengths=lengths)

@@ -74,6 +74,10 @@ _TARGET_PHASES = 16
 #: (measured on 2 AVX-512 cores: faster from about 16 rows of feature-sequence length).
 _DEPTHWISE_ROWS = 16
 _DEPTHWISE_TIME = 1 << 16
+#: Input values per depthwise convolution (2 MiB in float32): oneDNN copies its input to a
+#: blocked layout, and a 10 MiB copy per call lands on fresh pages more often than not;
+#: each call also costs about 60 us, so chunks stay few (measured on 2560 x 1000 rows).
+_DEPTHWISE_FLOATS = 1 << 19
 
 #: Input values per chunk of a long input (4 MiB in float32), and the input size up to
 #: which one chunk does it all. Both measured on 2 AVX2 cores; see polyphase_resample.
@@ -171,7 +175,7 @@ def _decimate_stretch(part: Tensor, taps: Tensor, count: int, down: int) -> Tens
 
 
 def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left: Tensor,
-                        right: Tensor) -> Tensor:
+                        right: Tensor, lengths: Tensor | None = None) -> Tensor:
     """Decimation (``up == 1``) of many short rows as one depthwise strided ``conv1d``.
 
     For a batch of feature sequences the depthwise kernel of oneDNN beats the
@@ -180,9 +184,14 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
     ``h`` so that ``half + lead`` is a multiple of ``down``, the interior outputs
     are one convolution of ``x`` itself (no padded copy, and no ``padding``
     argument, which takes oneDNN off its fast kernel): its step ``s`` is output
-    ``s + (half + lead) / down``. The few outputs at each end read the extension:
-    each end is one small matrix product (:func:`_decimate_stretch`), not a convolution
-    (oneDNN's set-up costs more than those products).
+    ``s + (half + lead) / down``, and it runs on chunks of rows
+    (``_DEPTHWISE_FLOATS``) written into the output. The few outputs at each end read
+    the extension: each end is one small matrix product (:func:`_decimate_stretch`),
+    not a convolution (oneDNN's set-up costs more than those products).
+
+    With ``lengths`` the rows are filtered as they are, padding included, and the
+    outputs that read a row's padding are computed again from its own samples
+    (:func:`_redo_row_ends`): no masked copy of the input.
     """
     rows, time = x.shape
     n_out = resample_length(time, 1, kernel.down)
@@ -194,24 +203,72 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
     inner = max(0, min((time - span - lead) // down + 1, n_out - first))
     if inner <= 0:
         whole = segment(x, left, right, -half, _depthwise_end(n_out, kernel))
-        return _decimate_stretch(whole, taps, n_out, down)
-    pieces = []
-    if first > 0:
-        head = segment(x, left, right, -half, (first - 1) * down + span - half)
-        pieces.append(_decimate_stretch(head, taps, first, down))
-    bank = F.pad(taps, (lead, 0)).expand(rows, 1, -1).contiguous()
-    # On x itself (a slice of it would be a strided copy): its outputs beyond `inner` are dropped.
-    pieces.append(F.conv1d(x[None], bank, stride=down, groups=rows)[0, :, :inner])
-    tail = first + inner
-    if tail < n_out:
-        start = tail * down - half
-        part = segment(x, left, right, start, _depthwise_end(n_out, kernel))
-        pieces.append(_decimate_stretch(part, taps, n_out - tail, down))
-    return torch.cat(pieces, dim=-1)
+        y = _decimate_stretch(whole, taps, n_out, down)
+    else:
+        y = x.new_empty(rows, n_out)
+        if first > 0:
+            head = segment(x, left, right, -half, (first - 1) * down + span - half)
+            y[:, :first] = _decimate_stretch(head, taps, first, down)
+        bank = F.pad(taps, (lead, 0)).expand(rows, 1, -1)
+        chunk = max(16, _DEPTHWISE_FLOATS // time // 16 * 16)
+        for start in range(0, rows, chunk):
+            stop = min(rows, start + chunk)
+            # On x itself (a slice of it would be a strided copy): its outputs beyond
+            # `inner` are dropped.
+            y[start:stop, first : first + inner] = F.conv1d(
+                x[None, start:stop], bank[start:stop].contiguous(), stride=down,
+                groups=stop - start)[0, :, :inner]
+        tail = first + inner
+        if tail < n_out:
+            start = tail * down - half
+            part = segment(x, left, right, start, _depthwise_end(n_out, kernel))
+            y[:, tail:] = _decimate_stretch(part, taps, n_out - tail, down)
+    if lengths is not None:
+        # Which outputs read only samples before the row's end: those of the interior
+        # convolution whose window ends at or before it; the ends' matrix products read
+        # their whole stretch (a 0 tap times a NaN of the padding is NaN).
+        if inner <= 0:
+            clean = torch.zeros_like(lengths)
+        else:
+            head_end = (first - 1) * down + span - half if first > 0 else 0
+            interior = torch.div(lengths + half - span, down, rounding_mode="floor") + 1
+            clean = torch.where(lengths < head_end, 0, interior.clamp(first, first + inner))
+        clean = torch.where(lengths >= time, n_out, clean)
+        _redo_row_ends(y, x, taps, down, half, lengths, clean)
+    return y
+
+
+def _redo_row_ends(y: Tensor, x: Tensor, taps: Tensor, down: int, half: int, lengths: Tensor,
+                   clean: Tensor) -> None:
+    """Writes into ``y`` each row's outputs from ``clean[r]`` to ``resample_length(lengths[r])``
+    as if the row ended at ``lengths[r]`` (zeros after it); the outputs after those are
+    left as they are (the caller masks them).
+
+    Every row redoes its last ``steps`` outputs, enough for the row with the most
+    outputs to redo (about ``len(taps) / down``): their windows are gathered from
+    ``x`` with the samples at or beyond the row's end read as zeros, and computed as
+    one small matrix product (:func:`_decimate_stretch`); a row that fills the time
+    axis keeps its outputs. Eager only (the sizes depend on the values of ``lengths``).
+    """
+    n_out = y.shape[-1]
+    out_lengths = resample_length(lengths, 1, down)
+    steps = min(n_out, int((out_lengths - clean).max()))
+    if steps > 0:
+        # Start at out_lengths - steps (at most clean): the redone outputs never pass n_out.
+        first = (out_lengths - steps).clamp(min=0)
+        index = (first[:, None] * down - half
+                 + torch.arange((steps - 1) * down + taps.shape[0], device=x.device))
+        inside = (index >= 0) & (index < lengths[:, None])
+        window = torch.where(inside, x.gather(1, index.clamp(0, x.shape[-1] - 1)),
+                             x.new_zeros(()))
+        ends = _decimate_stretch(window, taps, steps, down)
+        short = (lengths < x.shape[-1]).nonzero()[:, 0]
+        where = first[short, None] + torch.arange(steps, device=x.device)
+        y[short[:, None], where] = ends[short]
 
 
 def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None = None,
-                       padtype: str = "constant") -> Tensor:
+                       padtype: str = "constant", lengths: Tensor | None = None) -> Tensor:
     """Resamples the rows of ``x`` by ``kernel.up / kernel.down``.
 
     Long inputs run in chunks of conv steps, each reading about
@@ -227,13 +284,30 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
             (a Module's cached buffer); built from ``kernel`` when None.
         padtype: what lies beyond the ends (:mod:`seqdown.dsp.padding`; background
             padtypes must have been subtracted already, they read as zeros here).
+        lengths: optional int64 ``(rows,)``, each in ``[0, time]``: row ``r`` ends at
+            ``lengths[r]`` and whatever follows it (NaN included) is read as zeros. Its
+            outputs from ``resample_length(lengths[r], up, down)`` on hold no meaning:
+            the caller masks them once (as ``FrontEnd.forward`` does). Only with
+            ``padtype="constant"``; eager only (the depthwise path redoes the few
+            outputs that read each row's padding instead of masking a copy of ``x``).
 
     Returns:
         ``(rows, resample_length(time, up, down))``, as ``scipy.signal.resample_poly``
         with the same filter and padtype: zero delay.
+
+    Raises:
+        ValueError: ``lengths`` is not ``(rows,)``, or given with another padtype.
     """
     rows, time = x.shape
     n_out = resample_length(time, kernel.up, kernel.down)
+    if lengths is not None:
+        if tuple(lengths.shape) != (rows,):
+            raise ValueError(f"lengths must have shape ({rows},) (one per row of x), "
+                             f"got {tuple(lengths.shape)}")
+        if padtype != "constant":
+            raise ValueError(f"lengths needs padtype='constant' (the padding reads as zeros), "
+                             f"got padtype={padtype!r}")
+        lengths = lengths.to(device=x.device, dtype=torch.int64)
     if weight is None:
         weight = torch.tensor(kernel.weight, dtype=x.dtype, device=x.device)
     outputs, inputs, per_phase = weight.shape
@@ -245,7 +319,10 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
         end = max(end, _depthwise_end(n_out, kernel))
     left, right = extension(x, padtype, kernel.left, max(0, end - time))
     if depthwise and n_out > 0:
-        return _depthwise_decimate(x, kernel, weight, left, right)
+        return _depthwise_decimate(x, kernel, weight, left, right, lengths)
+    if lengths is not None:
+        inside = torch.arange(time, device=x.device) < lengths[:, None]
+        x = torch.where(inside, x, x.new_zeros(()))
     whole = rows * time <= _ONE_SHOT_FLOATS
     chunk = max(1, steps if whole else _CHUNK_FLOATS // (rows * inputs))
     y = x.new_empty(rows, steps * outputs)
