@@ -70,8 +70,9 @@ def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
         value: the fill, e.g. ``0.0`` or ``-inf``.
     """
     _, channels, time = x.shape
-    if (x.device.type == "cpu" and channels * time >= _FILL_BY_ITEM_VALUES
-            and not (is_tracing() or is_batched(x) or is_batched(lengths))):
+    # The eager checks first: under tracing a comparison of sizes would guard them.
+    if (not (is_tracing() or is_batched(x) or is_batched(lengths)) and x.device.type == "cpu"
+            and channels * time >= _FILL_BY_ITEM_VALUES):
         y = x.clone()
         for b, n in enumerate(lengths.tolist()):
             if n < time:
