@@ -263,8 +263,8 @@ def _redo_row_ends(y: Tensor, x: Tensor, taps: Tensor, down: int, half: int, len
                              x.new_zeros(()))
         ends = _decimate_stretch(window, taps, steps, down)
         short = (lengths < x.shape[-1]).nonzero()[:, 0]
-        where = first[short, None] + torch.arange(steps, device=x.device)
-        y[short[:, None], where] = ends[short]
+        at = first[short, None] + torch.arange(steps, device=x.device)
+        y[short[:, None], at] = ends[short]
 
 
 def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None = None,
