@@ -170,3 +170,58 @@ def test_bad_lengths(lengths, padtype, match):
     kernel = polyphase_kernel(np.ones(5) / 5, 1, 2)
     with pytest.raises(ValueError, match=match):
         polyphase_resample(torch.zeros(16, 10), kernel, padtype=padtype, lengths=lengths)
+
+
+@pytest.fixture
+def flat_calls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, for each depthwise decimation, whether the flat layout ran."""
+    from seqdown.dsp import polyphase
+
+    calls: list[bool] = []
+    original = polyphase._flat_interior
+
+    def spy(*args: object) -> object:
+        result = original(*args)  # type: ignore[arg-type]
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(polyphase, "_flat_interior", spy)
+    return calls
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 5])
+@pytest.mark.parametrize("taps_size", [5, 31, 61])
+@pytest.mark.parametrize("padtype", ["constant", "line"])
+def test_flat_layout_matches_the_blocked_layout(factor, taps_size, padtype, rng, monkeypatch,
+                                                 flat_calls):
+    """Rows whose length is a multiple of the factor run end to end as one signal; the
+    outputs near each row's ends are redone from the row itself."""
+    from seqdown.dsp import polyphase
+
+    kernel = polyphase_kernel(rng.standard_normal(taps_size), 1, factor)
+    x = torch.from_numpy(rng.standard_normal((24, 120 * factor)) + 1.0)
+    flat = polyphase_resample(x, kernel, padtype=padtype)
+    single = polyphase_resample(x.float(), kernel, padtype=padtype)
+    assert flat_calls == [True, True]
+    with monkeypatch.context() as patch:
+        patch.setattr(polyphase, "_DEPTHWISE_ROWS", 1 << 30)
+        blocked = polyphase_resample(x, kernel, padtype=padtype)
+    torch.testing.assert_close(flat, blocked, rtol=1e-10, atol=1e-12)
+    # float32 (oneDNN's channels-last kernel) against the float64 sums: rounding only.
+    torch.testing.assert_close(single.double(), blocked, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("time", [400, 404, 1000])
+def test_flat_layout_keeps_rows_apart(time, rng, flat_calls):
+    """A row full of NaN and inf next to the others changes none of their outputs (the
+    zero taps of a step that straddles two rows would carry them over: those outputs
+    are redone). The times put the row ends at different places of the steps."""
+    kernel = polyphase_kernel(rng.standard_normal(61), 1, 4)
+    x = torch.from_numpy(rng.standard_normal((20, time))).float()
+    reference = polyphase_resample(x, kernel)
+    x[7] = float("nan")
+    x[12, ::2] = float("inf")
+    got = polyphase_resample(x, kernel)
+    assert flat_calls == [True, True]
+    others = [r for r in range(20) if r not in (7, 12)]
+    assert torch.equal(got[others], reference[others])
