@@ -79,3 +79,149 @@ def test_depthwise_decimation_matches_the_polyphase_layout(factor, taps_size, pa
         if padtype == "constant":
             np.testing.assert_allclose(depthwise[3].numpy(), naive(x[3].numpy(), taps, 1, factor),
                                        rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [16, 40])
+def test_depthwise_chunks_of_rows_match_one_convolution(rows, rng, monkeypatch):
+    """The interior convolution runs on chunks of 16 rows (a last partial one for 40)."""
+    from seqdown.dsp import polyphase
+
+    kernel = polyphase_kernel(rng.standard_normal(23), 1, 3)
+    x = torch.from_numpy(rng.standard_normal((rows, 200)))
+    whole = polyphase_resample(x, kernel)
+    monkeypatch.setattr(polyphase, "_DEPTHWISE_FLOATS", 1)
+    torch.testing.assert_close(polyphase_resample(x, kernel), whole, rtol=0, atol=0)
+    np.testing.assert_allclose(whole[-1].numpy(), naive(x[-1].numpy(), kernel_taps(kernel), 1, 3),
+                               rtol=1e-10, atol=1e-12)
+
+
+def kernel_taps(kernel: object) -> np.ndarray:
+    """The filter of a decimation kernel (phase 0 holds it; tap c * down + b at [0, b, c])."""
+    weight = kernel.weight  # type: ignore[attr-defined]
+    return weight[0].T.reshape(-1)[: kernel.span]  # type: ignore[attr-defined]
+
+
+def with_garbage(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``x`` with each row's steps from ``lengths[r]`` on set to NaN, inf or huge values."""
+    garbage = x.clone()
+    for r, n in enumerate(lengths.tolist()):
+        garbage[r, n:] = (float("nan"), float("inf"), -1e30)[r % 3]
+    return garbage
+
+
+@pytest.mark.parametrize("path", ["depthwise", "blocked"])
+@pytest.mark.parametrize("factor", [2, 3, 4, 5])
+@pytest.mark.parametrize("taps_size", [1, 5, 23, 31])
+def test_lengths_read_the_padding_as_zeros(path, factor, taps_size, rng, monkeypatch):
+    """Each row's valid outputs are the naive sum over the row cut to its length, whatever
+    its padding holds (the depthwise path filters the padding and redoes the outputs
+    that read it; the blocked path masks a copy)."""
+    from seqdown.dsp import polyphase
+
+    if path == "blocked":
+        monkeypatch.setattr(polyphase, "_DEPTHWISE_ROWS", 1 << 30)
+    taps = rng.standard_normal(taps_size)
+    kernel = polyphase_kernel(taps, 1, factor)
+    rows = 24
+    for time in [1, 2, factor, taps_size - 1 or 1, taps_size, taps_size + factor + 1, 200]:
+        x = torch.from_numpy(rng.standard_normal((rows, time)))
+        lengths = torch.from_numpy(rng.integers(0, time + 1, rows))
+        lengths[:4] = torch.tensor([0, 1, time, max(0, time - 1)])
+        got = polyphase_resample(with_garbage(x, lengths), kernel, lengths=lengths)
+        assert got.shape == (rows, -(-time // factor))
+        for r, n in enumerate(lengths.tolist()):
+            steps = -(-n // factor)
+            expected = naive(x[r, :n].numpy(), taps, 1, factor)
+            np.testing.assert_allclose(got[r, :steps].numpy(), expected, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"time {time}, row {r}, length {n}")
+
+
+def test_lengths_keep_full_rows_exactly(rng):
+    """A row that fills the time axis gets the very numbers it gets without lengths."""
+    kernel = polyphase_kernel(rng.standard_normal(31), 1, 2)
+    x = torch.from_numpy(rng.standard_normal((20, 300)))
+    lengths = torch.full((20,), 300)
+    lengths[::2] = 150
+    got = polyphase_resample(with_garbage(x, lengths), kernel, lengths=lengths)
+    assert torch.equal(got[1::2], polyphase_resample(x, kernel)[1::2])
+
+
+def test_lengths_gradient(rng):
+    """Differentiable through the redone ends; the padding gets no gradient."""
+    kernel = polyphase_kernel(rng.standard_normal(9), 1, 3)
+    lengths = torch.tensor([0, 1, 5, 11, 17, 20] * 3)
+    valid = torch.arange(7) < torch.div(lengths + 2, 3, rounding_mode="floor")[:, None]
+    x = torch.from_numpy(rng.standard_normal((18, 20))).requires_grad_()
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return torch.where(valid, polyphase_resample(x, kernel, lengths=lengths), 0.0)
+
+    assert torch.autograd.gradcheck(run, (x,))
+    run(x).sum().backward()
+    assert x.grad is not None
+    assert (x.grad[torch.arange(20) >= lengths[:, None]] == 0).all()
+
+
+@pytest.mark.parametrize(("lengths", "padtype", "match"), [
+    (torch.tensor([3, 3]), "constant", r"lengths must have shape \(16,\).*got \(2,\)"),
+    (torch.full((16,), 3), "edge", "lengths needs padtype='constant'.*got padtype='edge'"),
+])
+def test_bad_lengths(lengths, padtype, match):
+    kernel = polyphase_kernel(np.ones(5) / 5, 1, 2)
+    with pytest.raises(ValueError, match=match):
+        polyphase_resample(torch.zeros(16, 10), kernel, padtype=padtype, lengths=lengths)
+
+
+@pytest.fixture
+def flat_calls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, for each depthwise decimation, whether the flat layout ran."""
+    from seqdown.dsp import polyphase
+
+    calls: list[bool] = []
+    original = polyphase._flat_interior
+
+    def spy(*args: object) -> object:
+        result = original(*args)  # type: ignore[arg-type]
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(polyphase, "_flat_interior", spy)
+    return calls
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 5])
+@pytest.mark.parametrize("taps_size", [5, 31, 61])
+@pytest.mark.parametrize("padtype", ["constant", "line"])
+def test_flat_layout_matches_the_blocked_layout(factor, taps_size, padtype, rng, monkeypatch,
+                                                 flat_calls):
+    """Rows whose length is a multiple of the factor run end to end as one signal; the
+    outputs near each row's ends are redone from the row itself."""
+    from seqdown.dsp import polyphase
+
+    kernel = polyphase_kernel(rng.standard_normal(taps_size), 1, factor)
+    x = torch.from_numpy(rng.standard_normal((24, 120 * factor)) + 1.0)
+    flat = polyphase_resample(x, kernel, padtype=padtype)
+    single = polyphase_resample(x.float(), kernel, padtype=padtype)
+    assert flat_calls == [True, True]
+    with monkeypatch.context() as patch:
+        patch.setattr(polyphase, "_DEPTHWISE_ROWS", 1 << 30)
+        blocked = polyphase_resample(x, kernel, padtype=padtype)
+    torch.testing.assert_close(flat, blocked, rtol=1e-10, atol=1e-12)
+    # float32 (oneDNN's channels-last kernel) against the float64 sums: rounding only.
+    torch.testing.assert_close(single.double(), blocked, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("time", [400, 404, 1000])
+def test_flat_layout_keeps_rows_apart(time, rng, flat_calls):
+    """A row full of NaN and inf next to the others changes none of their outputs (the
+    zero taps of a step that straddles two rows would carry them over: those outputs
+    are redone). The times put the row ends at different places of the steps."""
+    kernel = polyphase_kernel(rng.standard_normal(61), 1, 4)
+    x = torch.from_numpy(rng.standard_normal((20, time))).float()
+    reference = polyphase_resample(x, kernel)
+    x[7] = float("nan")
+    x[12, ::2] = float("inf")
+    got = polyphase_resample(x, kernel)
+    assert flat_calls == [True, True]
+    others = [r for r in range(20) if r not in (7, 12)]
+    assert torch.equal(got[others], reference[others])

@@ -32,6 +32,8 @@ from torch import Tensor, nn
 from seqdown._validation import (
     check_lengths,
     check_signal,
+    is_batched,
+    is_tracing,
     legacy_tracing_message,
     refuse_legacy_tracing,
 )
@@ -45,21 +47,52 @@ from seqdown.lengths import (
     valid_steps,
 )
 
-__all__ = ["FrontEnd", "PaddedBatchModule", "WindowedFrontEnd", "fill_padding", "require_steps"]
+__all__ = ["FrontEnd", "PaddedBatchModule", "WindowedFrontEnd", "fill_padding", "fills_time",
+           "require_steps"]
+
+
+#: Values per item from which :func:`fill_padding` fills each item's padding in place of a
+#: copy (a few us per item) rather than selecting every value (``torch.where`` runs at
+#: about 0.4 ns per value on CPU, a copy at 0.07 ns; measured on 32 x 80 x 500 floats).
+_FILL_BY_ITEM_VALUES = 4096
 
 
 def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
     """Returns ``x`` with every step at or beyond ``lengths[b]`` set to ``value``.
+
+    A new tensor (``x`` is not modified). In eager mode on CPU, for items of at least
+    ``_FILL_BY_ITEM_VALUES`` values, it is a copy whose padding is then filled item by
+    item; otherwise (traced, ``vmap``, other devices, tiny items) one ``torch.where``.
 
     Args:
         x: ``(batch, channels, time)``.
         lengths: int64 ``(batch,)``, on any device.
         value: the fill, e.g. ``0.0`` or ``-inf``.
     """
-    mask = valid_steps(lengths.to(x.device), x.shape[-1])
+    _, channels, time = x.shape
+    # The eager checks first: under tracing a comparison of sizes would guard them.
+    if (not (is_tracing() or is_batched(x) or is_batched(lengths)) and x.device.type == "cpu"
+            and channels * time >= _FILL_BY_ITEM_VALUES):
+        y = x.clone()
+        for b, n in enumerate(lengths.tolist()):
+            if n < time:
+                y[b, :, n:] = value
+        return y
+    mask = valid_steps(lengths.to(x.device), time)
     # One pass that writes a new tensor: ``masked_fill`` copies, then fills (measured
     # about 1.7x slower on CPU for a feature batch).
     return torch.where(mask[:, None, :], x, x.new_full((), value))
+
+
+def fills_time(lengths: Tensor, time: int) -> bool:
+    """True when every length is ``time`` (nothing to mask), checked in eager mode only.
+
+    Traced (:func:`~seqdown._validation.is_tracing`) or under ``torch.func.vmap`` the
+    values cannot be read: False, so the caller masks as for any padded batch.
+    """
+    if is_tracing() or is_batched(lengths):
+        return False
+    return bool((lengths >= time).all())
 
 
 def require_steps(op: str, time: int, output_length: Callable[[int], int],
@@ -115,8 +148,9 @@ class PaddedBatchModule(nn.Module):
 
     @staticmethod
     def mask_output(y: Tensor, out_lengths: Tensor) -> Tensor:
-        """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero."""
-        return fill_padding(y, out_lengths)
+        """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero
+        (``y`` itself when every item fills the output's time axis)."""
+        return y if fills_time(out_lengths, y.shape[-1]) else fill_padding(y, out_lengths)
 
     def __prepare_scriptable__(self) -> NoReturn:
         """``torch.jit.script`` calls this first: refuse with a pointer to ``torch.export``."""
@@ -218,7 +252,13 @@ class FrontEnd(PaddedBatchModule):
         raise NotImplementedError
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """The op on a padded batch; the result's steps beyond each item's length are ignored."""
+        """The op on a padded batch; the result's steps beyond each item's length are ignored.
+
+        The padding is replaced by :attr:`_pad_value` first, unless every item fills the
+        time axis (eager mode: no copy of the input then).
+        """
+        if fills_time(lengths, x.shape[-1]):
+            return self._shorten(x)
         return self._shorten(fill_padding(x, lengths, self._pad_value))
 
     def _stream_op(self, x: Tensor) -> Tensor:
