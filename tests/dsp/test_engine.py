@@ -178,3 +178,25 @@ def test_decimate_on_cuda_with_lengths_matches_cpu(factor):
     got, got_lengths = module.to("cuda")(x.cuda(), lengths.cuda())
     torch.testing.assert_close(got.cpu(), expected, atol=1e-5, rtol=1e-5)
     assert torch.equal(got_lengths.cpu(), expected_lengths)
+
+
+@pytest.mark.parametrize(("up", "down", "method"), [(1, 2, "direct"), (1, 4, "direct"),
+                                                   (2, 3, "direct"), (160, 441, "fft"),
+                                                   (1, 40, "cascade")], ids=str)
+def test_lengths_read_the_padding_as_zeros(up, down, method, rng):
+    """Each item's valid outputs equal the item resampled alone; NaN in the padding stays out."""
+    plan = resampling_plan(up, down, 60.0, 0.3, method)
+    x = torch.from_numpy(rng.standard_normal((5, 3, 900)))
+    lengths = torch.tensor([900, 0, 1, 457, 899])
+    padded = x.clone()
+    for b, n in enumerate(lengths.tolist()):
+        padded[b, :, n:] = float("nan")
+    y = resample_rows(padded, plan, lengths=lengths)
+    assert y.shape == (5, 3, -(-900 * up // down))
+    for b, n in enumerate(lengths.tolist()):
+        m = -(-n * up // down)
+        if m:
+            alone = resample_rows(x[b, :, :n], plan)
+            torch.testing.assert_close(y[b, :, :m], alone, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"lengths needs padtype='constant'.*'edge'"):
+        resample_rows(x, plan, "edge", lengths=lengths)

@@ -361,7 +361,7 @@ def _run(rows: Tensor, plan: ResamplingPlan, padtype: str, buffer: Tensor | None
 
 
 def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant",
-                  buffer: Tensor | None = None) -> Tensor:
+                  buffer: Tensor | None = None, lengths: Tensor | None = None) -> Tensor:
     """Resamples ``(..., time)`` along the last axis with ``plan``, keeping ``x``'s dtype.
 
     Args:
@@ -369,16 +369,36 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
         plan: from :func:`resampling_plan`.
         padtype: one of :data:`seqdown.dsp.padding.PADTYPES`.
         buffer: :func:`plan_buffer` of ``plan`` (a Module's cached copy), or None.
+        lengths: optional int64 ``(x.shape[0],)``: item ``b`` ends at ``lengths[b]``
+            and whatever follows (NaN included) reads as zeros; its outputs from
+            ``resample_length(lengths[b], up, down)`` on hold no meaning (the caller
+            masks them). ``padtype="constant"`` only, eager only. The direct path
+            redoes the few outputs that read each row's padding
+            (:func:`~seqdown.dsp.polyphase.polyphase_resample`); the others zero it.
 
     Returns:
         ``(..., resample_length(time, up, down))``; a copy of ``x`` when the ratio
         is 1. Half precision is computed in float32. Differentiable.
+
+    Raises:
+        ValueError: ``lengths`` with another padtype.
     """
     padtype = check_padtype(padtype)
+    if lengths is not None and padtype != "constant":
+        raise ValueError(f"lengths needs padtype='constant' (the padding reads as zeros), "
+                         f"got padtype={padtype!r}")
     if plan.up == plan.down == 1:
         return x.clone()
     compute = compute_dtype(x)
     rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]).to(compute)
+    if lengths is not None:
+        per_row = lengths.to(rows.device).repeat_interleave(rows.shape[0] // max(1, x.shape[0]))
+        if plan.kernel is not None:
+            weight = None if buffer is None else buffer.to(device=rows.device, dtype=rows.dtype)
+            y = polyphase_resample(rows, plan.kernel, weight, padtype, per_row)
+            return y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype)
+        inside = torch.arange(rows.shape[-1], device=rows.device) < per_row[:, None]
+        rows = torch.where(inside, rows, rows.new_zeros(()))
     level = background(rows, padtype)
     y = _run(rows if level is None else rows - level, plan, padtype, buffer)
     if level is not None:

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqdown._validation import check_positive_int, check_waveform, is_tracing
+from seqdown._validation import check_positive_int, check_waveform, is_batched, is_tracing
 from seqdown.dsp.engine import (
     Method,
     ResamplingPlan,
@@ -73,7 +73,7 @@ from seqdown.dsp.filters import (
 from seqdown.dsp.padding import PadType, check_padtype, extension
 from seqdown.dsp.rates import rate_ratio
 from seqdown.dsp.streaming import CascadeStream, engine_array, engine_steps, run_steps
-from seqdown.frontends.base import FrontEnd, require_steps
+from seqdown.frontends.base import FrontEnd, fills_time, require_steps
 from seqdown.frontends.direct import TRACE_MAX_TAPS, direct_resample, direct_weight
 from seqdown.frontends.streaming import RowsStreamer, StepStreamer, Streamer, StreamGeometry
 from seqdown.lengths import Length, causal_delay, resample_length, stepwise_lookahead
@@ -383,7 +383,12 @@ class _Resampler(FrontEnd):
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
         if self.padtype == "constant":  # zeros: the padding, zeroed, is the edge
-            return super()._shorten_padded(x, lengths)
+            eager = not (is_tracing() or is_batched(x) or is_batched(lengths))
+            if not eager or self.plan.kernel is None or fills_time(lengths, x.shape[-1]):
+                return super()._shorten_padded(x, lengths)
+            # The direct path filters the batch as it is and redoes the few outputs that
+            # read an item's padding: no zeroed copy of the input.
+            return resample_rows(x, self.plan, "constant", self.weight, lengths)
         if is_tracing():
             self._check_traceable()
         # Each item's own end is its edge: the items of each length run together, cut to it
