@@ -469,3 +469,15 @@ def test_two_stage_resample_streams_only_zeros_past_the_ends():
         module.streamer()
     with pytest.raises(ValueError, match=r"no single stream geometry"):
         _ = seqdown.Resample(96000, 16).stream_geometry
+
+
+def test_a_chain_around_a_two_stage_resample_streams_but_states_no_lookahead():
+    chain = seqdown.Chain(seqdown.Resample(8, 1, attenuation=60, transition=0.5,
+                                           method="cascade"), seqdown.MaxPool(2)).double()
+    x = torch.randn(1, 2, 5000, dtype=torch.float64)
+    streamer = chain.streamer()
+    pieces = [streamer.push(chunk) for chunk in x.split([1, 332, 0, 2000, 2667], dim=-1)]
+    y = torch.cat([*pieces, streamer.flush()], dim=-1)
+    torch.testing.assert_close(y, chain(x)[0], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=r"a Chain around it streams but cannot state"):
+        _ = chain.lookahead

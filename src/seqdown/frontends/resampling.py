@@ -278,10 +278,13 @@ class _Resampler(FrontEnd):
 
     @property
     def delay(self) -> int:
+        """Input steps a causal ``Decimate`` delays its input by (0 unless ``causal=True``)."""
         return self._geometry.delay
 
     @property
     def lookahead(self) -> int:
+        """As :attr:`FrontEnd.lookahead`; on the ``"cascade"`` path from its stream's own
+        emission rule, checked at each of stage 1's steps."""
         if self.plan.stages is None:
             return super().lookahead
         self._check_streamable()
