@@ -241,6 +241,7 @@ class _Resampler(FrontEnd):
         steps = None if fixed else engine_steps(self.plan)
         self._geometry = StreamGeometry(up, down, half, size,
                                         causal_delay(half, size) if self.causal else 0, steps)
+        self._cascade_lookahead: int | None = None  # the plan and delay are fixed
 
     def _taps_size(self) -> int:
         """``self.taps.size``, without sampling the filter at ``up`` times the input rate
@@ -288,10 +289,12 @@ class _Resampler(FrontEnd):
         if self.plan.stages is None:
             return super().lookahead
         self._check_streamable()
-        stream = CascadeStream(self.plan)
-        return stepwise_lookahead(
-            lambda n: min(self.output_length(n), stream.ready(n + self.delay)),
-            self.output_length, [max(0, n - self.delay) for n in stream.events()])
+        if self._cascade_lookahead is None:  # seconds for 768 kHz -> 1 Hz: computed once
+            stream = CascadeStream(self.plan)
+            self._cascade_lookahead = stepwise_lookahead(
+                lambda n: min(self.output_length(n), stream.ready(n + self.delay)),
+                self.output_length, [max(0, n - self.delay) for n in stream.events()])
+        return self._cascade_lookahead
 
     def streamer(self) -> Streamer | RowsStreamer:  # type: ignore[override]
         """A new streamer whose chunked output equals the offline output.
