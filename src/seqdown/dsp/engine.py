@@ -223,11 +223,8 @@ def _single(up: int, down: int, attenuation: float, transition: float, method: s
 
 def _cascade(up: int, down: int, attenuation: float, transition: float) -> ResamplingPlan:
     """Two stages, each on the engine ``"auto"`` picks for it."""
-    if down < 4 * up:
-        raise ValueError(f"method='cascade' needs a decimation by at least 4 (down >= 4 * up), "
-                         f"got up={up}, down={down}")
-    factor = cascade_factor(up, down, attenuation, transition)
-    (first_spec, second_spec) = stage_specs(attenuation, transition, factor)
+    factor = cascade_factor(up, down, attenuation, transition)  # refuses down < 4 * up
+    first_spec, second_spec = stage_specs(attenuation, transition, factor)
     common = math.gcd(up * factor, down)
     up1, down1 = up * factor // common, down // common
     taps = (estimated_taps(up1, down1, *first_spec), estimated_taps(1, factor, *second_spec))
