@@ -54,6 +54,7 @@ from seqdown.dsp.cascade import (
     estimated_taps,
     stage_specs,
 )
+from seqdown.dsp.derived import derived
 from seqdown.dsp.filters import SincDesign, check_spec, design_lowpass, design_sinc, kaiser_spec
 from seqdown.dsp.overlap_save import OverlapSavePlan, overlap_save_plan, overlap_save_resample
 from seqdown.dsp.padding import PadType, background, check_padtype
@@ -338,10 +339,18 @@ def _buffer_shape(plan: ResamplingPlan) -> tuple[int, ...]:
     return tuple(plan._table().table.shape)
 
 
+def _kernel_weight(buffer: Tensor | None, rows: Tensor) -> Tensor | None:
+    """The direct engine's weight from a Module's float64 buffer, in ``rows``' dtype and
+    device (kept for the buffer: converted once, and the engine keeps what it derives)."""
+    if buffer is None:
+        return None
+    return derived(buffer, ("as", rows.dtype, rows.device),
+                   lambda: buffer.to(device=rows.device, dtype=rows.dtype))
+
+
 def _run(rows: Tensor, plan: ResamplingPlan, padtype: str, buffer: Tensor | None) -> Tensor:
     if plan.kernel is not None:
-        weight = None if buffer is None else buffer.to(device=rows.device, dtype=rows.dtype)
-        return polyphase_resample(rows, plan.kernel, weight, padtype)
+        return polyphase_resample(rows, plan.kernel, _kernel_weight(buffer, rows), padtype)
     if plan.fft is not None:
         response = None
         if buffer is not None:
@@ -391,8 +400,8 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
     if lengths is not None:
         per_row = lengths.to(rows.device).repeat_interleave(rows.shape[0] // max(1, x.shape[0]))
         if plan.kernel is not None:
-            weight = None if buffer is None else buffer.to(device=rows.device, dtype=rows.dtype)
-            y = polyphase_resample(rows, plan.kernel, weight, padtype, per_row)
+            y = polyphase_resample(rows, plan.kernel, _kernel_weight(buffer, rows), padtype,
+                                   per_row)
             return y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype)
         inside = torch.arange(rows.shape[-1], device=rows.device) < per_row[:, None]
         rows = torch.where(inside, rows, rows.new_zeros(()))

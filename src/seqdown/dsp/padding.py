@@ -27,7 +27,7 @@ from torch import Tensor
 from seqdown._validation import check_choice
 
 __all__ = ["BACKGROUND_PADTYPES", "PADTYPES", "PadType", "background", "check_padtype",
-           "continuation", "extension", "segment"]
+           "continuation", "extends_with_zeros", "extension", "pieces", "segment"]
 
 PadType = Literal["constant", "edge", "line", "smooth", "mean", "maximum", "minimum"]
 PADTYPES: tuple[str, ...] = get_args(PadType)
@@ -48,6 +48,11 @@ def background(x: Tensor, padtype: str) -> Tensor | None:
         return x.mean(dim=-1, keepdim=True)
     reduce = torch.amax if padtype == "maximum" else torch.amin
     return reduce(x, dim=-1, keepdim=True)
+
+
+def extends_with_zeros(padtype: str) -> bool:
+    """Whether ``padtype`` reads zeros beyond the ends (after :func:`background`, if any)."""
+    return padtype == "constant" or padtype in BACKGROUND_PADTYPES
 
 
 def _end_slopes(x: Tensor, padtype: str) -> tuple[Tensor, Tensor]:
@@ -79,7 +84,7 @@ def continuation(x: Tensor, padtype: str, before: Tensor,
         there (the two-stage resampler reads it at its intermediate rate).
     """
     rows, time = x.shape
-    if padtype == "constant" or padtype in BACKGROUND_PADTYPES or time == 0:
+    if extends_with_zeros(padtype) or time == 0:
         return x.new_zeros(rows, before.numel()), x.new_zeros(rows, after.numel())
     left_slope, right_slope = _end_slopes(x, padtype)
     before, after = before.to(x.dtype), after.to(x.dtype)
@@ -103,23 +108,43 @@ def extension(x: Tensor, padtype: str, before: int, after: int,
     return continuation(x, padtype, steps_before, steps_after)
 
 
+def pieces(x: Tensor, left: Tensor, right: Tensor, start: int, stop: int
+           ) -> list[tuple[int, Tensor]]:
+    """The parts of ``cat(left, x, right)`` that lie in ``start:stop``, without a copy.
+
+    Positions are counted from ``x``'s first sample; the samples before ``left`` and
+    after ``right`` are zeros and have no part. An engine that only sums products
+    with the stretch (a banded matrix product) reads each part where it lies.
+
+    Returns:
+        ``(offset, part)`` pairs: ``part`` holds the samples ``start + offset`` on, a
+        slice of ``left``, ``x`` or ``right``; empty parts are left out.
+    """
+    time = x.shape[-1]
+    low, high = -left.shape[-1], time + right.shape[-1]
+    found = []
+    if start < 0 and stop > low:
+        found.append((max(start, low) - start, left[:, max(start, low) - low : min(stop, 0) - low]))
+    if stop > 0 and start < time:
+        found.append((max(start, 0) - start, x[:, max(start, 0) : min(stop, time)]))
+    if stop > time and start < high:
+        found.append((max(start, time) - start,
+                      right[:, max(start, time) - time : min(stop, high) - time]))
+    return [(offset, part) for offset, part in found if part.shape[-1] > 0]
+
+
 def segment(x: Tensor, left: Tensor, right: Tensor, start: int, stop: int) -> Tensor:
     """Samples ``start:stop`` of ``cat(left, x, right)``, indexed from ``x``'s first sample.
 
     Positions before ``left`` or after ``right`` read as zeros.
     """
-    time = x.shape[-1]
-    pieces = []
-    low = -left.shape[-1]
-    if start < low:
-        pieces.append(x.new_zeros(x.shape[0], min(stop, low) - start))
-    if start < 0 and stop > low:
-        pieces.append(left[:, max(start, low) - low : min(stop, 0) - low])
-    if stop > 0 and start < time:
-        pieces.append(x[:, max(start, 0) : min(stop, time)])
-    high = time + right.shape[-1]
-    if stop > time and start < high:
-        pieces.append(right[:, max(start, time) - time : min(stop, high) - time])
-    if stop > high:
-        pieces.append(x.new_zeros(x.shape[0], stop - max(start, high)))
-    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
+    parts = []
+    at = 0
+    for offset, part in pieces(x, left, right, start, stop):
+        if offset > at:
+            parts.append(x.new_zeros(x.shape[0], offset - at))
+        parts.append(part)
+        at = offset + part.shape[-1]
+    if stop - start > at or not parts:
+        parts.append(x.new_zeros(x.shape[0], max(0, stop - start - at)))
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)

@@ -33,13 +33,16 @@ output step, and is chosen so that the waste stays below the useful work.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqdown.dsp.padding import extension, segment
+from seqdown._validation import is_batched, is_tracing
+from seqdown.dsp.derived import derived
+from seqdown.dsp.padding import extends_with_zeros, extension, pieces, segment
 from seqdown.lengths import ceil_div, resample_length
 
 __all__ = ["PolyphaseKernel", "polyphase_kernel", "polyphase_resample", "polyphase_steps"]
@@ -78,11 +81,13 @@ _DEPTHWISE_TIME = 1 << 16
 #: blocked layout, and a 10 MiB copy per call lands on fresh pages more often than not;
 #: each call also costs about 60 us, so chunks stay few (measured on 2560 x 1000 rows).
 _DEPTHWISE_FLOATS = 1 << 19
-#: Output phases of the flat layout (:func:`_flat_interior`). Its convolution alone runs
-#: 1.5x faster with 16 (oneDNN's channel block on AVX-512), but 16 leaves about 23
-#: outputs at each end of every row to the matrix products instead of 15: the whole op
-#: measured 1.1-1.4x slower with 16 than with 8 on 2560 x 1000 rows, factors 2 and 4.
-_FLAT_BLOCK = 8
+#: Output phases of the flat layout (:func:`_flat_decimate`): oneDNN's channel block on
+#: AVX-512. On 2560 x 1000 rows, factors 2 and 4, one thread, its convolution alone
+#: took 0.73-0.76 ms with 16 against 1.01-1.04 ms with 8 (1.56-1.65 against 1.17-1.29 ms
+#: right after the pre-issue-12 code ran); the whole Decimate in bench_resample.py's
+#: interleaved loop took 1.74-1.99 ms with 16 against 2.09-2.35 ms with 8 (3 runs each).
+#: The ends cost the same either way (only the outputs that read another row are redone).
+_FLAT_BLOCK = 16
 
 #: Input values per chunk of a long input (4 MiB in float32), and the input size up to
 #: which one chunk does it all. Both measured on 2 AVX2 cores; see polyphase_resample.
@@ -164,7 +169,14 @@ def _depthwise_end(n_out: int, kernel: PolyphaseKernel) -> int:
 
 
 def _band(taps: Tensor, count: int, width: int, down: int) -> Tensor:
-    """``(count, width)``: row ``t`` holds ``taps`` from column ``t * down``, zeros elsewhere."""
+    """``(count, width)``: row ``t`` holds ``taps`` from column ``t * down``, zeros elsewhere
+    (kept for ``taps``: :func:`~seqdown.dsp.derived.derived`)."""
+    return derived(taps, ("band", count, width, down),
+                    lambda: _build_band(taps, count, width, down))
+
+
+def _build_band(taps: Tensor, count: int, width: int, down: int) -> Tensor:
+    """:func:`_band`, built."""
     size = taps.shape[0]
     index = (torch.arange(width, device=taps.device)[None, :]
              - down * torch.arange(count, device=taps.device)[:, None])
@@ -172,21 +184,66 @@ def _band(taps: Tensor, count: int, width: int, down: int) -> Tensor:
     return torch.where(inside, taps[index.clamp(0, size - 1)], taps.new_zeros(()))
 
 
-def _decimate_stretch(part: Tensor, taps: Tensor, count: int, down: int) -> Tensor:
-    """The ``count`` outputs of ``(rows, (count - 1) * down + len(taps))`` samples, as one
-    matrix product with the banded matrix whose row ``t`` holds ``taps`` from column
-    ``t * down`` (the few outputs at the ends of the depthwise path).
+def _band_products(band: Tensor, parts: list[tuple[int, Tensor]], rows: int) -> Tensor:
+    """``(rows, count)``: the sum over ``parts`` of ``part @ band[:, offset : offset + width].T``.
 
-    The product runs as ``band @ part.T``: with the rows last, it is several times
-    faster than ``part @ band.T`` for the short ``count`` of the ends (measured).
+    Each product runs as ``band @ part.T``: with the rows last, it is several times
+    faster than ``part @ band.T`` for the short ``count`` of the ends (measured), and a
+    part that is a slice of a longer row is read where it lies (no copy).
     """
+    y = None
+    for offset, part in parts:
+        term = band[:, offset : offset + part.shape[-1]] @ part.t()
+        y = term if y is None else y + term
+    return band.new_zeros(rows, band.shape[0]) if y is None else y.t()
+
+
+def _decimate_stretch(part: Tensor, taps: Tensor, count: int, down: int) -> Tensor:
+    """The ``count`` outputs of ``(rows, (count - 1) * down + len(taps))`` samples."""
     band = _band(taps, count, (count - 1) * down + taps.shape[0], down)
-    return (band @ part.t()).t()
+    return _band_products(band, [(0, part)], part.shape[0])
 
 
-def _flat_interior(x: Tensor, taps: Tensor, down: int, half: int
-                   ) -> tuple[Tensor, int, int, int] | None:
-    """The interior outputs of every row as one stride-1 ``conv1d`` of all rows end to end.
+def _decimate_range(x: Tensor, left: Tensor, right: Tensor, taps: Tensor, first: int,
+                    count: int, down: int, half: int) -> Tensor:
+    """Outputs ``first : first + count`` of every row, ``(rows, count)``, as banded matrix
+    products with the parts of ``cat(left, x, right)`` they read (zeros beyond).
+
+    Output ``t`` reads the samples ``t * down - half`` to ``t * down + half``; each part
+    (:func:`~seqdown.dsp.padding.pieces`: the extension, the row itself) is multiplied
+    where it lies, and an empty extension (a zero padtype) costs nothing.
+    """
+    start = first * down - half
+    stop = (first + count - 1) * down - half + taps.shape[0]
+    band = _band(taps, count, stop - start, down)
+    return _band_products(band, pieces(x, left, right, start, stop), x.shape[0])
+
+
+class _Flat(NamedTuple):
+    """What :func:`_flat_decimate` computed: every output of ``y`` came from the convolution.
+
+    Outputs ``own_first:own_stop`` read, through the filter's taps, samples of their own
+    row only; of those, ``clean_first:clean_stop`` also read nothing of another row
+    through the zero taps of their conv step (the others are exact unless a value read
+    there is NaN or infinite: ``0 * inf`` is NaN). Every output ``t`` of
+    ``clean_first:clean_stop`` reads at most the samples up to ``t * down - half + reach``.
+    The convolution's zero padding stands in for the batch's first and last samples:
+    outputs ``g = r * n_out + t`` of the batch read as one signal are right only from
+    ``g = head`` and up to ``g = tail``.
+    """
+
+    y: Tensor
+    own_first: int
+    own_stop: int
+    clean_first: int
+    clean_stop: int
+    reach: int
+    head: int
+    tail: int
+
+
+def _flat_decimate(x: Tensor, taps: Tensor, down: int, half: int) -> _Flat | None:
+    """Every output of every row as one stride-1 ``conv1d`` of all rows end to end.
 
     With ``time`` a multiple of ``down``, row ``r``'s output ``t`` is output
     ``g = r * n_out + t`` of the whole batch read as one signal, centred on its
@@ -196,17 +253,13 @@ def _flat_interior(x: Tensor, taps: Tensor, down: int, half: int
     weight ``w[j, b, c] = h[c * D + b - j * down]``. Viewed as ``(1, D, steps)``, the
     signal is a channels-last tensor without any copy, which oneDNN reads as it is (no
     reordered copy of the input, unlike the depthwise kernel), and its output is
-    already in time order: measured 2x faster than the depthwise path on 2560 x 1000.
-
-    A step reads up to ``(B - 1) * down`` samples before its outputs' windows and
-    ``per * D - len(taps)`` after them (its zero taps; 0 times a NaN is NaN), so the
-    outputs near each row's ends, which read the next row, are left to the caller.
+    already in time order. The convolution's own zero padding of whole steps lines
+    step 0 up with output 0, so the output is ``y`` itself (no copy): the outputs that
+    read the padding are those of the batch's first and last rows that read the samples
+    it stands for (:class:`_Flat`), which the caller redoes.
 
     Returns:
-        ``(y, first, stop, reach)``: ``y`` is ``(rows, n_out)`` with columns
-        ``first:stop`` computed, and each of those outputs reads the samples
-        ``[t * down - half - (B - 1) * down, t * down - half + reach)`` of its own row;
-        None where fewer than ``B`` outputs of a row would be computed.
+        :class:`_Flat`, or None where no output of a row reads only its own samples.
     """
     rows, time = x.shape
     n_out = time // down
@@ -214,24 +267,70 @@ def _flat_interior(x: Tensor, taps: Tensor, down: int, half: int
     inputs = block * down
     span = taps.shape[0]
     per_phase = ceil_div(span + (block - 1) * down, inputs)
-    shift = ceil_div(half, inputs)  # the first step starts at sample shift * inputs - half >= 0
-    start = shift * inputs - half
-    steps = (rows * time - start) // inputs - per_phase + 1
-    offset = shift * block  # the output of step 0
-    reach = per_phase * inputs
-    first = max(offset, block - 1 + ceil_div(half, down))
-    # Clean where the step stays inside the row, and (last row) where the steps reach.
-    stop = min((time + half - reach) // down + 1, offset + steps * block - (rows - 1) * n_out)
-    if steps < 1 or stop - first < block:
+    own_first, own_stop = ceil_div(half, down), (time - 1 - half) // down + 1
+    steps = ceil_div(rows * n_out, block)
+    # Padding `pad` steps, the view starts at sample pad * inputs - half and holds
+    # (rows * time + half) // inputs - pad steps; the output has pad - per_phase + 1 more.
+    pad = max(ceil_div(half, inputs), steps + per_phase - 1 - (rows * time + half) // inputs)
+    start = pad * inputs - half
+    length = (rows * time - start) // inputs
+    if own_stop <= own_first or length < 1:
         return None
-    weight = _band(taps, block, per_phase * inputs, down).view(block, per_phase, inputs)
-    weight = weight.transpose(1, 2)[:, :, None].contiguous(memory_format=torch.channels_last)
-    signal = x.reshape(-1)[start : start + (steps + per_phase - 1) * inputs]
-    signal = signal.view(1, steps + per_phase - 1, inputs).transpose(1, 2)[:, :, None]
-    out = F.conv2d(signal, weight)[0, :, 0].t().reshape(-1)
-    y = x.new_empty(rows * n_out)
-    y[offset : offset + out.shape[0]] = out[: y.shape[0] - offset]
-    return y.view(rows, n_out), first, stop, reach
+    reach = per_phase * inputs
+    weight = derived(taps, ("flat", block, per_phase, down), lambda: (
+        _build_band(taps, block, per_phase * inputs, down).view(block, per_phase, inputs)
+        .transpose(1, 2)[:, :, None].contiguous(memory_format=torch.channels_last)))
+    signal = x.reshape(-1)[start : start + length * inputs]
+    signal = signal.view(1, length, inputs).transpose(1, 2)[:, :, None]
+    out = F.conv2d(signal, weight, padding=(0, pad))[0, :, 0].t().reshape(-1)
+    clean_first = min(own_stop, max(own_first, block - 1 + own_first))
+    clean_stop = max(clean_first, min(own_stop, (time + half - reach) // down + 1))
+    # The padding stands for samples [0, start) and [start + length * inputs, rows * time).
+    tail = (start + length * inputs - 1 - half) // down + 1
+    return _Flat(out[: rows * n_out].view(rows, n_out), own_first, own_stop, clean_first,
+                 clean_stop, reach, pad * block, max(0, tail))
+
+
+def _redo_crossings(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Tensor,
+                    flat: _Flat, down: int, half: int) -> None:
+    """Redoes, in the rows where it is NaN, any output between the own and the clean range.
+
+    Such an output reads the neighbouring row through zero taps only: it is exact
+    unless one of those products is NaN (``0 * inf``, ``0 * nan``), and then it is NaN.
+    So one look at those few outputs finds the rows to redo, and a batch of finite
+    values redoes none.
+    """
+    for start, end in ((flat.own_first, flat.clean_first), (flat.clean_stop, flat.own_stop)):
+        if end > start:
+            zone = y[:, start:end]
+            # One sum finds out whether there is a NaN (or infinities of both signs).
+            if not bool(zone.sum().isnan()):
+                continue
+            rows = zone.isnan().any(dim=1).nonzero()[:, 0]
+            if rows.numel():
+                y[rows, start:end] = _decimate_range(x[rows], left[rows], right[rows], taps,
+                                                     start, end - start, down, half)
+
+
+def _redo_batch_ends(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Tensor,
+                     flat: _Flat, first: int, stop: int, down: int, half: int) -> None:
+    """Writes the outputs within ``first:stop`` that read the flat convolution's padding
+    (before ``flat.head`` and from ``flat.tail`` on, counted over the whole batch)."""
+    rows, n_out = y.shape
+
+    def redo(low: int, high: int, start: int, end: int) -> None:
+        low, high, start, end = max(0, low), min(rows, high), max(first, start), min(stop, end)
+        if high > low and end > start:
+            y[low:high, start:end] = _decimate_range(
+                x[low:high], left[low:high], right[low:high], taps, start, end - start, down,
+                half)
+
+    full, part = divmod(flat.head, n_out)
+    redo(0, full, 0, n_out)
+    redo(full, full + 1, 0, part)
+    full, part = divmod(flat.tail, n_out)
+    redo(full, full + 1, part, n_out)
+    redo(full + 1, rows, 0, n_out)
 
 
 def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left: Tensor,
@@ -245,9 +344,10 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
     are one convolution of ``x`` itself (no padded copy, and no ``padding``
     argument, which takes oneDNN off its fast kernel): its step ``s`` is output
     ``s + (half + lead) / down``, and it runs on chunks of rows
-    (``_DEPTHWISE_FLOATS``) written into the output. The few outputs at each end read
-    the extension: each end is one small matrix product (:func:`_decimate_stretch`),
-    not a convolution (oneDNN's set-up costs more than those products).
+    (``_DEPTHWISE_FLOATS``) written into the output. When ``time`` is a multiple of
+    ``down`` the flat layout (:func:`_flat_decimate`) replaces it. The few outputs at
+    each end read the extension: each end is one small banded matrix product
+    (:func:`_decimate_range`), not a convolution (oneDNN's set-up costs more).
 
     With ``lengths`` the rows are filtered as they are, padding included, and the
     outputs that read a row's padding are computed again from its own samples
@@ -257,13 +357,18 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
     n_out = resample_length(time, 1, kernel.down)
     down, span, half = kernel.down, kernel.span, kernel.left
     # Phase 0 holds h itself (tap w = c * down + b at [0, b, c]); conv1d correlates.
-    taps = weight[0].t().reshape(-1)[:span]
+    taps = derived(weight, ("taps",), lambda: weight[0].t().reshape(-1)[:span])
     flat = None
     if time % down == 0 and x.is_contiguous() and x.device.type == "cpu":
-        flat = _flat_interior(x, taps, down, half)
+        flat = _flat_decimate(x, taps, down, half)
     y: Tensor | None
     if flat is not None:
-        y, first, stop, reach = flat
+        y, reach = flat.y, flat.reach
+        if is_tracing() or is_batched(y):  # the values cannot be looked at: redo them all
+            first, stop = flat.clean_first, flat.clean_stop
+        else:
+            first, stop = flat.own_first, flat.own_stop
+            _redo_crossings(y, x, left, right, taps, flat, down, half)
     else:
         lead = -half % down
         first = min(n_out, (half + lead) // down)  # the first output the interior conv gives
@@ -271,16 +376,15 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
         reach = span
         y = _depthwise_interior(x, taps, down, lead, first, stop) if stop > first else None
     if y is None:
-        whole = segment(x, left, right, -half, _depthwise_end(n_out, kernel))
-        y = _decimate_stretch(whole, taps, n_out, down)
+        y = _decimate_range(x, left, right, taps, 0, n_out, down, half)
         first = stop = 0
     else:
         if first > 0:
-            head = segment(x, left, right, -half, (first - 1) * down + span - half)
-            y[:, :first] = _decimate_stretch(head, taps, first, down)
+            y[:, :first] = _decimate_range(x, left, right, taps, 0, first, down, half)
         if stop < n_out:
-            part = segment(x, left, right, stop * down - half, _depthwise_end(n_out, kernel))
-            y[:, stop:] = _decimate_stretch(part, taps, n_out - stop, down)
+            y[:, stop:] = _decimate_range(x, left, right, taps, stop, n_out - stop, down, half)
+        if flat is not None:
+            _redo_batch_ends(y, x, left, right, taps, flat, first, stop, down, half)
     if lengths is not None:
         # Which outputs read only samples before the row's end: those of the interior
         # whose computation ends at or before it; the ends' matrix products read their
@@ -391,9 +495,13 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
     depthwise = kernel.up == 1 and rows >= _DEPTHWISE_ROWS and time <= _DEPTHWISE_TIME
     if depthwise and n_out > 0:
         end = max(end, _depthwise_end(n_out, kernel))
-    left, right = extension(x, padtype, kernel.left, max(0, end - time))
     if depthwise and n_out > 0:
+        # A zero extension has no samples: the ends' matrix products skip it.
+        nothing = x.new_zeros(rows, 0)
+        left, right = ((nothing, nothing) if extends_with_zeros(padtype)
+                       else extension(x, padtype, kernel.left, max(0, end - time)))
         return _depthwise_decimate(x, kernel, weight, left, right, lengths)
+    left, right = extension(x, padtype, kernel.left, max(0, end - time))
     if lengths is not None:
         inside = torch.arange(time, device=x.device) < lengths[:, None]
         x = torch.where(inside, x, x.new_zeros(()))
