@@ -225,11 +225,11 @@ class _Flat(NamedTuple):
     Outputs ``own_first:own_stop`` read, through the filter's taps, samples of their own
     row only; of those, ``clean_first:clean_stop`` also read nothing of another row
     through the zero taps of their conv step (the others are exact unless a value read
-    there is NaN or infinite: ``0 * inf`` is NaN). Every output ``t`` of
-    ``clean_first:clean_stop`` reads at most the samples up to ``t * down - half + reach``.
-    The convolution's zero padding stands in for the batch's first and last samples:
-    outputs ``g = r * n_out + t`` of the batch read as one signal are right only from
-    ``g = head`` and up to ``g = tail``.
+    there is NaN or infinite: ``0 * inf`` is NaN). Every output ``t`` reads no sample
+    from ``t * down + ahead`` on. The convolution's zero padding after the batch
+    stands in for its samples from ``tail * down - half`` on (all of them are there
+    when ``rows * n_out`` is a multiple of the block): the outputs ``g = r * n_out + t``
+    of the batch read as one signal are right up to ``g = tail``.
     """
 
     y: Tensor
@@ -237,8 +237,7 @@ class _Flat(NamedTuple):
     own_stop: int
     clean_first: int
     clean_stop: int
-    reach: int
-    head: int
+    ahead: int
     tail: int
 
 
@@ -247,16 +246,19 @@ def _flat_decimate(x: Tensor, taps: Tensor, down: int, half: int) -> _Flat | Non
 
     With ``time`` a multiple of ``down``, row ``r``'s output ``t`` is output
     ``g = r * n_out + t`` of the whole batch read as one signal, centred on its
-    sample ``g * down``. The polyphase derivation (module notes) with ``up = 1`` and
-    ``block = B``: conv step ``q`` holds outputs ``q * B + j`` and reads the
-    ``per * D`` samples from ``(q * B) * down - half``, ``D = B * down``, with the
-    weight ``w[j, b, c] = h[c * D + b - j * down]``. Viewed as ``(1, D, steps)``, the
-    signal is a channels-last tensor without any copy, which oneDNN reads as it is (no
-    reordered copy of the input, unlike the depthwise kernel), and its output is
-    already in time order. The convolution's own zero padding of whole steps lines
-    step 0 up with output 0, so the output is ``y`` itself (no copy): the outputs that
-    read the padding are those of the batch's first and last rows that read the samples
-    it stands for (:class:`_Flat`), which the caller redoes.
+    sample ``g * down``. With ``lead`` zeros before the taps, so that
+    ``front = half + lead`` is a multiple of ``down``, output ``g`` reads
+    ``front + half + 1`` samples from ``g * down - front``. The polyphase derivation
+    (module notes) with ``up = 1`` and ``block = B``: conv step ``q`` holds outputs
+    ``q * B + j`` and reads the ``per * D`` samples from ``q * D - front``,
+    ``D = B * down``, with the weight ``w[j, b, c] = h'[c * D + b - j * down]``.
+    Viewed as ``(1, D, steps)``, the signal is a channels-last tensor without any copy,
+    which oneDNN reads as it is (no reordered copy of the input, unlike the depthwise
+    kernel), and its output is already in time order. The convolution's own zero
+    padding of ``pad`` steps stands for the zeros before the batch: step 0 reads from
+    sample ``-pad * D``, and so holds outputs from ``-(pad * B - front / down)`` on;
+    ``y`` is the output from output 0 on, a view (no copy). Outputs that read the
+    padding through their taps are at the ends of rows, which the caller redoes.
 
     Returns:
         :class:`_Flat`, or None where no output of a row reads only its own samples.
@@ -266,29 +268,30 @@ def _flat_decimate(x: Tensor, taps: Tensor, down: int, half: int) -> _Flat | Non
     block = _FLAT_BLOCK
     inputs = block * down
     span = taps.shape[0]
-    per_phase = ceil_div(span + (block - 1) * down, inputs)
+    lead = -half % down
+    front = half + lead
+    per_phase = ceil_div(span + lead + (block - 1) * down, inputs)
     own_first, own_stop = ceil_div(half, down), (time - 1 - half) // down + 1
-    steps = ceil_div(rows * n_out, block)
-    # Padding `pad` steps, the view starts at sample pad * inputs - half and holds
-    # (rows * time + half) // inputs - pad steps; the output has pad - per_phase + 1 more.
-    pad = max(ceil_div(half, inputs), steps + per_phase - 1 - (rows * time + half) // inputs)
-    start = pad * inputs - half
-    length = (rows * time - start) // inputs
+    length = rows * time // inputs
     if own_stop <= own_first or length < 1:
         return None
+    # Enough padding for the output to reach from output -skip to the batch's last.
+    pad = max(ceil_div(front, inputs),
+              ceil_div(rows * n_out - front // down, block) - length + per_phase - 1)
+    skip = pad * block - front // down
     reach = per_phase * inputs
     weight = derived(taps, ("flat", block, per_phase, down), lambda: (
-        _build_band(taps, block, per_phase * inputs, down).view(block, per_phase, inputs)
+        _build_band(F.pad(taps, (lead, 0)), block, reach, down)
+        .view(block, per_phase, inputs)
         .transpose(1, 2)[:, :, None].contiguous(memory_format=torch.channels_last)))
-    signal = x.reshape(-1)[start : start + length * inputs]
-    signal = signal.view(1, length, inputs).transpose(1, 2)[:, :, None]
+    signal = x.reshape(-1)[: length * inputs].view(1, length, inputs).transpose(1, 2)[:, :, None]
     out = F.conv2d(signal, weight, padding=(0, pad))[0, :, 0].t().reshape(-1)
-    clean_first = min(own_stop, max(own_first, block - 1 + own_first))
-    clean_stop = max(clean_first, min(own_stop, (time + half - reach) // down + 1))
-    # The padding stands for samples [0, start) and [start + length * inputs, rows * time).
-    tail = (start + length * inputs - 1 - half) // down + 1
-    return _Flat(out[: rows * n_out].view(rows, n_out), own_first, own_stop, clean_first,
-                 clean_stop, reach, pad * block, max(0, tail))
+    clean_first = min(own_stop, max(own_first, block - 1 + front // down))
+    clean_stop = max(clean_first, min(own_stop, (time + front - reach) // down + 1))
+    # Samples from length * inputs on are left to the padding (when there are any).
+    tail = rows * n_out if length * inputs == rows * time else (length * inputs - half) // down
+    return _Flat(out[skip : skip + rows * n_out].view(rows, n_out), own_first, own_stop,
+                 clean_first, clean_stop, reach - front, tail)
 
 
 def _redo_crossings(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Tensor,
@@ -312,25 +315,18 @@ def _redo_crossings(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Ten
                                                      start, end - start, down, half)
 
 
-def _redo_batch_ends(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Tensor,
-                     flat: _Flat, first: int, stop: int, down: int, half: int) -> None:
-    """Writes the outputs within ``first:stop`` that read the flat convolution's padding
-    (before ``flat.head`` and from ``flat.tail`` on, counted over the whole batch)."""
+def _redo_batch_tail(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Tensor,
+                     flat: _Flat, stop: int, down: int, half: int) -> None:
+    """Writes the outputs before ``stop`` that read the samples the flat convolution's
+    padding stands for (from ``flat.tail`` on, counted over the whole batch)."""
     rows, n_out = y.shape
-
-    def redo(low: int, high: int, start: int, end: int) -> None:
-        low, high, start, end = max(0, low), min(rows, high), max(first, start), min(stop, end)
-        if high > low and end > start:
-            y[low:high, start:end] = _decimate_range(
-                x[low:high], left[low:high], right[low:high], taps, start, end - start, down,
-                half)
-
-    full, part = divmod(flat.head, n_out)
-    redo(0, full, 0, n_out)
-    redo(full, full + 1, 0, part)
     full, part = divmod(flat.tail, n_out)
-    redo(full, full + 1, part, n_out)
-    redo(full + 1, rows, 0, n_out)
+    for low, high, start in ((full, full + 1, part), (full + 1, rows, 0)):
+        high = min(rows, high)
+        if high > low and stop > start:
+            y[low:high, start:stop] = _decimate_range(
+                x[low:high], left[low:high], right[low:high], taps, start, stop - start, down,
+                half)
 
 
 def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left: Tensor,
@@ -363,7 +359,7 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
         flat = _flat_decimate(x, taps, down, half)
     y: Tensor | None
     if flat is not None:
-        y, reach = flat.y, flat.reach
+        y, ahead = flat.y, flat.ahead
         if is_tracing() or is_batched(y):  # the values cannot be looked at: redo them all
             first, stop = flat.clean_first, flat.clean_stop
         else:
@@ -373,7 +369,7 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
         lead = -half % down
         first = min(n_out, (half + lead) // down)  # the first output the interior conv gives
         stop = first + max(0, min((time - span - lead) // down + 1, n_out - first))
-        reach = span
+        ahead = span - half
         y = _depthwise_interior(x, taps, down, lead, first, stop) if stop > first else None
     if y is None:
         y = _decimate_range(x, left, right, taps, 0, n_out, down, half)
@@ -384,7 +380,7 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
         if stop < n_out:
             y[:, stop:] = _decimate_range(x, left, right, taps, stop, n_out - stop, down, half)
         if flat is not None:
-            _redo_batch_ends(y, x, left, right, taps, flat, first, stop, down, half)
+            _redo_batch_tail(y, x, left, right, taps, flat, stop, down, half)
     if lengths is not None:
         # Which outputs read only samples before the row's end: those of the interior
         # whose computation ends at or before it; the ends' matrix products read their
@@ -393,7 +389,7 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
             clean = torch.zeros_like(lengths)
         else:
             head_end = (first - 1) * down + span - half if first > 0 else 0
-            interior = torch.div(lengths + half - reach, down, rounding_mode="floor") + 1
+            interior = torch.div(lengths - ahead, down, rounding_mode="floor") + 1
             clean = torch.where(lengths < head_end, 0, interior.clamp(first, stop))
         clean = torch.where(lengths >= time, n_out, clean)
         _redo_row_ends(y, x, taps, down, half, lengths, clean)
