@@ -136,6 +136,25 @@ def test_lengths_read_the_padding_as_zeros(path, factor, taps_size, rng, monkeyp
                                        err_msg=f"time {time}, row {r}, length {n}")
 
 
+@pytest.mark.parametrize("path", ["depthwise", "blocked"])
+@pytest.mark.parametrize("time", [200, 203])
+def test_one_length_per_group_of_rows(path, time, rng, monkeypatch):
+    """``(items,)`` lengths hold for ``rows // items`` consecutive rows each: the same
+    output as the lengths repeated per row."""
+    from seqdown.dsp import polyphase
+
+    if path == "blocked":
+        monkeypatch.setattr(polyphase, "_DEPTHWISE_ROWS", 1 << 30)
+    kernel = polyphase_kernel(rng.standard_normal(31), 1, 4)
+    lengths = torch.tensor([time, 0, 1, 37, 150, time - 1])
+    per_row = lengths.repeat_interleave(5)
+    x = with_garbage(torch.from_numpy(rng.standard_normal((30, time))), per_row)
+    valid = torch.arange(-(-time // 4)) < torch.div(per_row + 3, 4, rounding_mode="floor")[:, None]
+    grouped = polyphase_resample(x, kernel, lengths=lengths)
+    reference = polyphase_resample(x, kernel, lengths=per_row)
+    assert torch.equal(torch.where(valid, grouped, 0.0), torch.where(valid, reference, 0.0))
+
+
 def test_lengths_keep_full_rows_exactly(rng):
     """A row that fills the time axis gets the very numbers it gets without lengths when
     its neighbours' padding is finite (zero taps times finite values add exact zeros);
@@ -170,7 +189,8 @@ def test_lengths_gradient(rng):
 
 
 @pytest.mark.parametrize(("lengths", "padtype", "match"), [
-    (torch.tensor([3, 3]), "constant", r"lengths must have shape \(16,\).*got \(2,\)"),
+    (torch.tensor([3, 3, 3]), "constant", r"lengths must have shape \(16,\).*got \(3,\)"),
+    (torch.full((16, 1), 3), "constant", r"lengths must have shape \(16,\).*got \(16, 1\)"),
     (torch.full((16,), 3), "edge", "lengths needs padtype='constant'.*got padtype='edge'"),
 ])
 def test_bad_lengths(lengths, padtype, match):

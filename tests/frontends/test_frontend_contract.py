@@ -141,3 +141,47 @@ def test_bad_construction(build, error, match):
 def test_conv_checks_its_channels():
     with pytest.raises(ValueError, match=r"in_channels=4 channels.*got shape \(1, 3, 9\)"):
         seqdown.StridedConv(4, 4, 3, 2)(torch.randn(1, 3, 9))
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_fill_padding_against_a_mask(in_place):
+    """Each item's steps from its length on take the value; ``in_place`` fills the tensor
+    itself where the per-item path runs (eager, CPU, large items) and a copy otherwise."""
+    from seqdown.frontends.base import fill_padding
+
+    lengths = torch.tensor([0, 3, 64, 17])
+    for channels, per_item in [(80, True), (2, False)]:  # 80 x 64 values take the item path
+        x = torch.randn(4, channels, 64)
+        expected = torch.where(torch.arange(64) < lengths[:, None, None], x, -7.0)
+        original = x.clone()
+        y = fill_padding(x, lengths, -7.0, in_place=in_place)
+        assert torch.equal(y, expected)
+        assert (y is x) == (in_place and per_item)
+        if y is not x:
+            assert torch.equal(x, original)
+
+
+def test_resampler_masks_its_own_output_in_place(monkeypatch):
+    """Decimate and Resample fill the padding of the output they made, not of a copy; the
+    input is never written."""
+    from seqdown.frontends import base
+
+    seen: list[bool] = []
+    original = base.fill_padding
+
+    def spy(x: torch.Tensor, lengths: torch.Tensor, value: float = 0.0,
+            in_place: bool = False) -> torch.Tensor:
+        seen.append(in_place)
+        return original(x, lengths, value, in_place)
+
+    monkeypatch.setattr(base, "fill_padding", spy)
+    x = torch.randn(3, 80, 64)
+    kept = x.clone()
+    lengths = torch.tensor([64, 10, 33])
+    y, out = seqdown.Decimate(2)(x, lengths)
+    assert seen[-1] is True and torch.equal(x, kept)
+    reference = seqdown.Decimate(2)(x[1:2, :, :10])[0]
+    torch.testing.assert_close(y[1:2, :, : int(out[1])], reference)
+    assert (y[1, :, int(out[1]):] == 0).all()
+    seqdown.AvgPool(2)(x, lengths)
+    assert seen[-1] is False  # a module that does not own its output copies it

@@ -398,11 +398,12 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
     compute = compute_dtype(x)
     rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]).to(compute)
     if lengths is not None:
-        per_row = lengths.to(rows.device).repeat_interleave(rows.shape[0] // max(1, x.shape[0]))
-        if plan.kernel is not None:
+        lengths = lengths.to(rows.device)
+        if plan.kernel is not None:  # one length per item, for its rows
             y = polyphase_resample(rows, plan.kernel, _kernel_weight(buffer, rows), padtype,
-                                   per_row)
+                                   lengths)
             return y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype)
+        per_row = lengths.repeat_interleave(rows.shape[0] // max(1, x.shape[0]))
         inside = torch.arange(rows.shape[-1], device=rows.device) < per_row[:, None]
         rows = torch.where(inside, rows, rows.new_zeros(()))
     level = background(rows, padtype)

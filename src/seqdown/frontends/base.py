@@ -57,23 +57,28 @@ __all__ = ["FrontEnd", "PaddedBatchModule", "WindowedFrontEnd", "fill_padding", 
 _FILL_BY_ITEM_VALUES = 4096
 
 
-def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0) -> Tensor:
+def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0, in_place: bool = False
+                 ) -> Tensor:
     """Returns ``x`` with every step at or beyond ``lengths[b]`` set to ``value``.
 
-    A new tensor (``x`` is not modified). In eager mode on CPU, for items of at least
-    ``_FILL_BY_ITEM_VALUES`` values, it is a copy whose padding is then filled item by
-    item; otherwise (traced, ``vmap``, other devices, tiny items) one ``torch.where``.
+    In eager mode on CPU, for items of at least ``_FILL_BY_ITEM_VALUES`` values, the
+    padding is filled item by item: in a copy of ``x``, or with ``in_place`` in ``x``
+    itself (then returned). Otherwise (traced, ``vmap``, other devices, tiny items) it
+    is one ``torch.where``, a new tensor.
 
     Args:
         x: ``(batch, channels, time)``.
         lengths: int64 ``(batch,)``, on any device.
         value: the fill, e.g. ``0.0`` or ``-inf``.
+        in_place: ``x`` may be filled itself: only for a tensor that nothing else holds
+            (a module's fresh output), which saves a copy of it (measured 0.3-0.9 ms for
+            a 32 x 80 x 250 float32 output on one thread).
     """
     _, channels, time = x.shape
     # The eager checks first: under tracing a comparison of sizes would guard them.
     if (not (is_tracing() or is_batched(x) or is_batched(lengths)) and x.device.type == "cpu"
             and channels * time >= _FILL_BY_ITEM_VALUES):
-        y = x.clone()
+        y = x if in_place else x.clone()
         for b, n in enumerate(lengths.tolist()):
             if n < time:
                 y[b, :, n:] = value
@@ -146,11 +151,16 @@ class PaddedBatchModule(nn.Module):
         self.check_input(x)
         return None if lengths is None else check_lengths(lengths, x)
 
-    @staticmethod
-    def mask_output(y: Tensor, out_lengths: Tensor) -> Tensor:
+    #: Whether the op's output is always a tensor of its own (no view of the input, held by
+    #: nothing else): :meth:`mask_output` then fills its padding in place.
+    _owns_output: bool = False
+
+    def mask_output(self, y: Tensor, out_lengths: Tensor) -> Tensor:
         """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero
         (``y`` itself when every item fills the output's time axis)."""
-        return y if fills_time(out_lengths, y.shape[-1]) else fill_padding(y, out_lengths)
+        if fills_time(out_lengths, y.shape[-1]):
+            return y
+        return fill_padding(y, out_lengths, in_place=self._owns_output)
 
     def __prepare_scriptable__(self) -> NoReturn:
         """``torch.jit.script`` calls this first: refuse with a pointer to ``torch.export``."""

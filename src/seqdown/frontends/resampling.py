@@ -210,6 +210,8 @@ def resample(x: Tensor, orig_freq: float, new_freq: float, *,
 class _Resampler(FrontEnd):
     """Shared body of Decimate and Resample: one cached plan and its array as a buffer."""
 
+    _owns_output = True  # every engine returns a new tensor
+
     weight: Tensor
     traced_weight: Tensor
 
