@@ -422,11 +422,11 @@ def _redo_row_ends(y: Tensor, x: Tensor, taps: Tensor, down: int, half: int, len
     consecutive rows (one row, or the channels of a batch item). Every item shorter than
     the time axis redoes its last ``steps`` outputs, enough for the item with the most
     outputs to redo (about ``len(taps) / down``): their windows are gathered from ``x``
-    (one index per item, not per row: advanced indexing or a per-row index took 6-8x
-    longer on 32 x 80 rows), the samples at or beyond the
-    item's end read as zeros, and computed as one small matrix product
-    (:func:`_decimate_stretch`); an item that fills the time axis keeps its outputs.
-    Eager only (the sizes depend on the values of ``lengths``).
+    with one index per item, not per row (on 32 x 80 rows a per-row index took 6-8x
+    longer, and so did advanced indexing), the samples at or beyond the item's end read
+    as zeros, and computed as one small matrix product (:func:`_decimate_stretch`); an
+    item that fills the time axis keeps its outputs. Eager only (the sizes depend on the
+    values of ``lengths``).
     """
     (rows, n_out), time, items = y.shape, x.shape[-1], lengths.shape[0]
     group = rows // items

@@ -71,8 +71,9 @@ def fill_padding(x: Tensor, lengths: Tensor, value: float = 0.0, in_place: bool 
         lengths: int64 ``(batch,)``, on any device.
         value: the fill, e.g. ``0.0`` or ``-inf``.
         in_place: ``x`` may be filled itself: only for a tensor that nothing else holds
-            (a module's fresh output), which saves a copy of it (measured 0.3-0.9 ms for
-            a 32 x 80 x 250 float32 output on one thread).
+            (a module's fresh output). It saves the copy, which took 0.89 ms per call for
+            a 32 x 80 x 250 float32 output in a one-thread profile of `Decimate(4)` with
+            lengths (the copy landed on new pages).
     """
     _, channels, time = x.shape
     # The eager checks first: under tracing a comparison of sizes would guard them.
