@@ -101,21 +101,24 @@ def kernel_taps(kernel: object) -> np.ndarray:
     return weight[0].T.reshape(-1)[: kernel.span]  # type: ignore[attr-defined]
 
 
-def with_garbage(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``x`` with each row's steps from ``lengths[r]`` on set to NaN, inf or huge values."""
+def with_garbage(x: torch.Tensor, lengths: torch.Tensor, finite: bool = False) -> torch.Tensor:
+    """``x`` with each row's steps from ``lengths[r]`` on set to NaN, inf or huge values
+    (only huge ones with ``finite``)."""
     garbage = x.clone()
     for r, n in enumerate(lengths.tolist()):
-        garbage[r, n:] = (float("nan"), float("inf"), -1e30)[r % 3]
+        garbage[r, n:] = -1e30 if finite else (float("nan"), float("inf"), -1e30)[r % 3]
     return garbage
 
 
 @pytest.mark.parametrize("path", ["depthwise", "blocked"])
 @pytest.mark.parametrize("factor", [2, 3, 4, 5])
 @pytest.mark.parametrize("taps_size", [1, 5, 23, 31])
-def test_lengths_read_the_padding_as_zeros(path, factor, taps_size, rng, monkeypatch):
+@pytest.mark.parametrize("finite", [False, True], ids=["nan-inf-huge", "huge"])
+def test_lengths_read_the_padding_as_zeros(path, factor, taps_size, finite, rng, monkeypatch):
     """Each row's valid outputs are the naive sum over the row cut to its length, whatever
     its padding holds (the depthwise path filters the padding and redoes the outputs
-    that read it; the blocked path masks a copy)."""
+    that read it, only those that read it through non-zero taps when no NaN shows;
+    the blocked path masks a copy)."""
     from seqdown.dsp import polyphase
 
     if path == "blocked":
@@ -127,7 +130,7 @@ def test_lengths_read_the_padding_as_zeros(path, factor, taps_size, rng, monkeyp
         x = torch.from_numpy(rng.standard_normal((rows, time)))
         lengths = torch.from_numpy(rng.integers(0, time + 1, rows))
         lengths[:4] = torch.tensor([0, 1, time, max(0, time - 1)])
-        got = polyphase_resample(with_garbage(x, lengths), kernel, lengths=lengths)
+        got = polyphase_resample(with_garbage(x, lengths, finite), kernel, lengths=lengths)
         assert got.shape == (rows, -(-time // factor))
         for r, n in enumerate(lengths.tolist()):
             steps = -(-n // factor)

@@ -390,10 +390,37 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
         else:
             head_end = (first - 1) * down + span - half if first > 0 else 0
             interior = torch.div(lengths - ahead, down, rounding_mode="floor") + 1
+            if flat is not None:
+                interior = _past_zero_taps(y, lengths, interior, span - half, down)
             clean = torch.where(lengths < head_end, 0, interior.clamp(first, stop))
         clean = torch.where(lengths >= time, n_out, clean)
         _redo_row_ends(y, x, taps, down, half, lengths, clean)
     return y
+
+
+def _past_zero_taps(y: Tensor, lengths: Tensor, interior: Tensor, own_ahead: int,
+                    down: int) -> Tensor:
+    """Per item, the first output of the flat layout that may not be exact, given lengths.
+
+    From ``interior`` on, an output's conv step reaches the item's padding, but up to
+    ``own`` (the first output whose taps read it, ``t * down + own_ahead > length``) only
+    through zero taps: exact unless a value read there is NaN or infinite, which makes
+    the output NaN. So ``own`` when none of those outputs is NaN, else ``interior``
+    (and the caller redoes the outputs from there). ``lengths`` hold one value per item
+    of ``rows // items`` rows.
+    """
+    own = torch.div(lengths - own_ahead, down, rounding_mode="floor") + 1
+    width = int((own - interior).max())
+    if width <= 0:
+        return interior
+    (rows, n_out), items = y.shape, lengths.shape[0]
+    offsets = torch.arange(width, device=y.device)
+    valid = offsets < (own - interior)[:, None]
+    at = (interior[:, None] + offsets).clamp(0, n_out - 1)[:, None]
+    zone = y.reshape(items, rows // items, n_out).gather(2, at.expand(-1, rows // items, -1))
+    if bool(torch.where(valid[:, None], zone, y.new_zeros(())).sum().isnan()):
+        return interior
+    return torch.maximum(own, interior)
 
 
 def _depthwise_interior(x: Tensor, taps: Tensor, down: int, lead: int, first: int,
