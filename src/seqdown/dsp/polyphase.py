@@ -383,8 +383,9 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
             _redo_batch_tail(y, x, left, right, taps, flat, stop, down, half)
     if lengths is not None:
         # Which outputs read only samples before the row's end: those of the interior
-        # whose computation ends at or before it; the ends' matrix products read their
-        # whole stretch (a 0 tap times a NaN of the padding is NaN).
+        # whose computation ends at or before it (in the flat layout, whose taps do, if
+        # no NaN shows: _past_zero_taps); the ends' matrix products read their whole
+        # stretch (a 0 tap times a NaN of the padding is NaN).
         if stop <= first:
             clean = torch.zeros_like(lengths)
         else:
