@@ -68,3 +68,23 @@ def test_freed_with_its_source():
     gc.collect()
     assert len(derived_module._KEPT) == kept
     assert result is twice and result.tolist() == [0.0, 2.0, 4.0, 6.0]  # still valid
+
+
+def test_inference_mode():
+    """An inference tensor has no version: nothing is kept for it. What is built for a
+    plain tensor under inference mode is built outside it, so autograd can use it later."""
+    with torch.inference_mode():
+        frozen = torch.arange(4.0)
+        build, calls = counting(lambda: frozen * 2)
+        for _ in range(2):
+            torch.testing.assert_close(derived(frozen, "twice", build), frozen * 2)
+    assert len(calls) == 2
+    plain = torch.arange(4.0)
+    build, calls = counting(lambda: plain * 2)
+    with torch.inference_mode():
+        twice = derived(plain, "twice", build)
+    assert not twice.is_inference() and derived(plain, "twice", build) is twice
+    assert len(calls) == 1
+    scale = torch.ones(4, requires_grad=True)
+    (twice * scale).sum().backward()
+    assert scale.grad is not None and scale.grad.tolist() == [0.0, 2.0, 4.0, 6.0]

@@ -183,6 +183,24 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(lambda x: seqdown.resample(x, 3, 2), (x,))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inference_mode(dtype):
+    """Under torch.inference_mode: a module built there, a module first called there, and
+    the function give the eager output; the module then still trains outside it."""
+    x = torch.randn(32, 8, 400, dtype=dtype)  # the flat layout (32 * 8 rows, 400 % 4 == 0)
+    lengths = torch.tensor([400, 123] * 16)
+    reference = seqdown.Decimate(4)(x, lengths)[0]
+    fresh = seqdown.Decimate(4)
+    with torch.inference_mode():
+        built_there = seqdown.Decimate(4)
+        torch.testing.assert_close(built_there(x, lengths)[0], reference, rtol=0, atol=0)
+        torch.testing.assert_close(fresh(x, lengths)[0], reference, rtol=0, atol=0)
+        torch.testing.assert_close(seqdown.decimate(x, 4), seqdown.Decimate(4)(x)[0])
+    leaf = x.clone().requires_grad_()
+    fresh(leaf, lengths)[0].sum().backward()
+    assert leaf.grad is not None and bool(leaf.grad[0].abs().sum() > 0)
+
+
 def test_module_properties():
     decimate = seqdown.Decimate(4)
     assert decimate.factor == 4
