@@ -161,27 +161,33 @@ def test_fill_padding_against_a_mask(in_place):
             assert torch.equal(x, original)
 
 
-def test_resampler_masks_its_own_output_in_place(monkeypatch):
-    """Decimate and Resample fill the padding of the output they made, not of a copy; the
-    input is never written."""
+@pytest.mark.parametrize("make", [lambda: seqdown.Decimate(2), lambda: seqdown.Resample(3, 2)],
+                         ids=["decimate-2", "resample-3-2"])
+def test_resampler_masks_its_own_output_in_place(monkeypatch, make):
+    """Decimate and Resample fill the padding of the output they made, not of a copy (the
+    items are large enough for the in-place fill); the input is never written."""
     from seqdown.frontends import base
 
-    seen: list[bool] = []
+    seen: list[tuple[bool, bool]] = []  # (in_place asked, the output itself filled)
     original = base.fill_padding
 
     def spy(x: torch.Tensor, lengths: torch.Tensor, value: float = 0.0,
             in_place: bool = False) -> torch.Tensor:
-        seen.append(in_place)
-        return original(x, lengths, value, in_place)
+        result = original(x, lengths, value, in_place)
+        seen.append((in_place, result is x))
+        return result
 
     monkeypatch.setattr(base, "fill_padding", spy)
-    x = torch.randn(3, 80, 64)
+    time = 300
+    module = make()
+    assert 80 * module.output_length(time) >= base._FILL_BY_ITEM_VALUES
+    x = torch.randn(3, 80, time)
     kept = x.clone()
-    lengths = torch.tensor([64, 10, 33])
-    y, out = seqdown.Decimate(2)(x, lengths)
-    assert seen[-1] is True and torch.equal(x, kept)
-    reference = seqdown.Decimate(2)(x[1:2, :, :10])[0]
+    lengths = torch.tensor([time, 40, 157])
+    y, out = module(x, lengths)
+    assert seen[-1] == (True, True) and torch.equal(x, kept)
+    reference = module(x[1:2, :, :40])[0]
     torch.testing.assert_close(y[1:2, :, : int(out[1])], reference)
     assert (y[1, :, int(out[1]):] == 0).all()
     seqdown.AvgPool(2)(x, lengths)
-    assert seen[-1] is False  # a module that does not own its output copies it
+    assert seen[-1] == (False, False)  # a module that does not own its output copies it
