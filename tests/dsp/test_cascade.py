@@ -46,6 +46,16 @@ def test_one_stage_below_the_threshold():
     assert resampling_plan(*rate_ratio(48000, 100), *SPEC).method == "fft"
 
 
+@pytest.mark.parametrize(("up", "down", "method"),
+                         [(1, 2, "fft"), (1, 3, "fft"), (2, 5, "fft"), (1, 4, "cascade")])
+def test_a_long_filter_runs_two_stages_only_from_a_decimation_by_4(up, down, method):
+    """A strict spec needs a long filter at any ratio; below ``down = 4 * up`` there is no
+    intermediate rate to go through, so ``"auto"`` runs it in one stage."""
+    spec = (120.0, 0.0002)
+    assert estimated_taps(up, down, *spec) > CASCADE_MIN_TAPS
+    assert resampling_plan(up, down, *spec).method == method
+
+
 def test_factor_keeps_both_filters_short():
     """The factor minimises the two estimated lengths together (checked by brute force)."""
     for up, down in [(1, 768000), (1, 6000), (100, 767999), (1, 120)]:

@@ -52,6 +52,7 @@ __all__ = [
     "CASCADE_MIN_TAPS",
     "STAGE_MARGIN_DB",
     "CascadeLayout",
+    "cascade_applies",
     "cascade_factor",
     "cascade_layout",
     "cascade_resample",
@@ -88,6 +89,15 @@ def estimated_taps(up: int, down: int, attenuation: float, transition: float) ->
     return kaiser_spec(attenuation, transition * 0.5 * min(1.0, up / down))[0]
 
 
+def cascade_applies(up: int, down: int) -> bool:
+    """Whether two stages can shorten ``up / down``: a decimation by at least 4.
+
+    The first stage goes to a rate of at least twice the output's (``factor >= 2``) and
+    below the input's, so there is room for one only from ``down >= 4 * up`` on.
+    """
+    return down >= 4 * up
+
+
 def cascade_factor(up: int, down: int, attenuation: float, transition: float) -> int:
     """The intermediate rate's multiple of the output rate, a power of two.
 
@@ -98,7 +108,7 @@ def cascade_factor(up: int, down: int, attenuation: float, transition: float) ->
     Raises:
         ValueError: ``down < 4 * up``: nothing to gain from two stages.
     """
-    if down < 4 * up:
+    if not cascade_applies(up, down):
         raise ValueError(f"method='cascade' needs a decimation by at least 4 (down >= 4 * up), "
                          f"got up={up}, down={down}")
     best, best_taps = 2, math.inf

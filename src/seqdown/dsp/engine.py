@@ -26,7 +26,8 @@ Two engines compute the same low-pass resampling:
 ``"auto"`` picks ``"direct"`` when the filter is short (at most
 :data:`DIRECT_MAX_TAPS` taps at the input rate) and its polyphase kernel small
 (:data:`DIRECT_MAX_KERNEL` values), ``"cascade"`` when one stage would need more
-than :data:`~seqdown.dsp.cascade.CASCADE_MIN_TAPS` taps, else ``"fft"``
+than :data:`~seqdown.dsp.cascade.CASCADE_MIN_TAPS` taps and the ratio is a decimation
+by at least 4 (:func:`~seqdown.dsp.cascade.cascade_applies`), else ``"fft"``
 (``"table"`` where its blocks would be too large). Plans are cached per spec
 in each process; designing one takes about a millisecond for any ratio (the
 ``"direct"`` design at the full rate is only made for small ``up * down``), so
@@ -48,6 +49,7 @@ from seqdown._validation import check_choice, check_positive_int
 from seqdown.dsp.cascade import (
     CASCADE_MIN_TAPS,
     CascadeLayout,
+    cascade_applies,
     cascade_factor,
     cascade_layout,
     cascade_resample,
@@ -90,8 +92,9 @@ DIRECT_MAX_KERNEL = 1 << 20
 #: ``method="direct"`` is refused beyond this many kernel values (64 MiB in float64).
 _DIRECT_LIMIT = 1 << 23
 #: The longest filter (taps at the input rate) one stage runs: 8 MiB of float64 taps.
-#: Only extreme decimation reaches it (768000 Hz -> 100 Hz at the default spec), which
-#: ``"auto"`` runs in two stages long before.
+#: Extreme decimation reaches it (768000 Hz -> 100 Hz at the default spec), which
+#: ``"auto"`` runs in two stages long before; so does a far stricter spec than the
+#: default near a ratio of 1 or in upsampling, which has no second stage to go to.
 MAX_FILTER_TAPS = 1 << 20
 #: ``"auto"`` runs the FFT path for ``down`` up to this (its blocks are multiples of
 #: ``down``; beyond, their FFTs take over 64 MiB) and the tabulated filter above it.
@@ -246,7 +249,8 @@ def _cascade(up: int, down: int, attenuation: float, transition: float) -> Resam
 def _plan(up: int, down: int, attenuation: float, transition: float,
           method: str) -> ResamplingPlan:
     numtaps = estimated_taps(up, down, attenuation, transition)
-    if method == "cascade" or (method == "auto" and numtaps > CASCADE_MIN_TAPS):
+    if method == "cascade" or (method == "auto" and numtaps > CASCADE_MIN_TAPS
+                               and cascade_applies(up, down)):
         return _cascade(up, down, attenuation, transition)
     return _single(up, down, attenuation, transition, method, numtaps)
 
