@@ -200,3 +200,9 @@ def test_lengths_read_the_padding_as_zeros(up, down, method, rng):
             torch.testing.assert_close(y[b, :, :m], alone, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match=r"lengths needs padtype='constant'.*'edge'"):
         resample_rows(x, plan, "edge", lengths=lengths)
+    for bad, got in ((lengths[:2], r"\(2,\)"), (lengths[None], r"\(1, 5\)")):
+        with pytest.raises(ValueError, match=r"lengths must have shape \(x.shape\[0\],\).*"
+                                             r"\(5, 3, 900\).*got " + got):
+            resample_rows(x, plan, lengths=bad)
+    with pytest.raises(ValueError, match=r"at least 2-D"):
+        resample_rows(x[0, 0], plan, lengths=lengths[:1])

@@ -59,7 +59,7 @@ from seqdown.dsp.cascade import (
 from seqdown.dsp.derived import derived
 from seqdown.dsp.filters import SincDesign, check_spec, design_lowpass, design_sinc, kaiser_spec
 from seqdown.dsp.overlap_save import OverlapSavePlan, overlap_save_plan, overlap_save_resample
-from seqdown.dsp.padding import PadType, background, check_padtype
+from seqdown.dsp.padding import PadType, background, check_padtype, zero_beyond
 from seqdown.dsp.polyphase import PolyphaseKernel, polyphase_kernel, polyphase_resample
 from seqdown.dsp.table import TablePlan, table_plan, table_resample
 from seqdown.lengths import ceil_div
@@ -391,12 +391,17 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
         is 1. Half precision is computed in float32. Differentiable.
 
     Raises:
-        ValueError: ``lengths`` with another padtype.
+        ValueError: ``lengths`` not of shape ``(x.shape[0],)``, or with another padtype.
     """
     padtype = check_padtype(padtype)
-    if lengths is not None and padtype != "constant":
-        raise ValueError(f"lengths needs padtype='constant' (the padding reads as zeros), "
-                         f"got padtype={padtype!r}")
+    if lengths is not None:
+        if x.dim() < 2 or tuple(lengths.shape) != x.shape[:1]:
+            raise ValueError(f"lengths must have shape (x.shape[0],), one per item of x of "
+                             f"shape {tuple(x.shape)} (at least 2-D), got "
+                             f"{tuple(lengths.shape)}")
+        if padtype != "constant":
+            raise ValueError(f"lengths needs padtype='constant' (the padding reads as zeros), "
+                             f"got padtype={padtype!r}")
     if plan.up == plan.down == 1:
         return x.clone()
     compute = compute_dtype(x)
@@ -407,9 +412,7 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
             y = polyphase_resample(rows, plan.kernel, _kernel_weight(buffer, rows), padtype,
                                    lengths)
             return y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype)
-        per_row = lengths.repeat_interleave(rows.shape[0] // max(1, x.shape[0]))
-        inside = torch.arange(rows.shape[-1], device=rows.device) < per_row[:, None]
-        rows = torch.where(inside, rows, rows.new_zeros(()))
+        rows = zero_beyond(rows, lengths)
     level = background(rows, padtype)
     y = _run(rows if level is None else rows - level, plan, padtype, buffer)
     if level is not None:

@@ -25,9 +25,11 @@ import torch
 from torch import Tensor
 
 from seqdown._validation import check_choice
+from seqdown.lengths import valid_steps
 
 __all__ = ["BACKGROUND_PADTYPES", "PADTYPES", "PadType", "background", "check_padtype",
-           "continuation", "extends_with_zeros", "extension", "pieces", "segment"]
+           "continuation", "extends_with_zeros", "extension", "pieces", "segment",
+           "zero_beyond"]
 
 PadType = Literal["constant", "edge", "line", "smooth", "mean", "maximum", "minimum"]
 PADTYPES: tuple[str, ...] = get_args(PadType)
@@ -101,6 +103,8 @@ def extension(x: Tensor, padtype: str, before: int, after: int,
     engine whose blocks reach far beyond the filter's support (the FFT path) then
     sees a bounded signal there, not a ramp that grows with the block length.
     """
+    if extends_with_zeros(padtype) or x.shape[-1] == 0:
+        return x.new_zeros(x.shape[0], before), x.new_zeros(x.shape[0], after)
     steps_before = torch.arange(-before, 0, dtype=x.dtype, device=x.device)
     steps_after = torch.arange(1, after + 1, dtype=x.dtype, device=x.device)
     if hold is not None:
@@ -148,3 +152,15 @@ def segment(x: Tensor, left: Tensor, right: Tensor, start: int, stop: int) -> Te
     if stop - start > at or not parts:
         parts.append(x.new_zeros(x.shape[0], max(0, stop - start - at)))
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+
+def zero_beyond(x: Tensor, lengths: Tensor) -> Tensor:
+    """``(rows, time)`` with every sample at or beyond its row's length set to zero (a copy).
+
+    Args:
+        x: ``(rows, time)``.
+        lengths: int64 ``(items,)``, ``items`` dividing ``rows``: each holds for
+            ``rows // items`` consecutive rows (the channels of a batch item).
+    """
+    per_row = lengths.repeat_interleave(x.shape[0] // max(1, lengths.shape[0]))
+    return torch.where(valid_steps(per_row, x.shape[-1]), x, x.new_zeros(()))

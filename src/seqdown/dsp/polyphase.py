@@ -42,7 +42,7 @@ from torch import Tensor
 
 from seqdown._validation import is_batched, is_tracing
 from seqdown.dsp.derived import derived
-from seqdown.dsp.padding import extends_with_zeros, extension, pieces, segment
+from seqdown.dsp.padding import extends_with_zeros, extension, pieces, segment, zero_beyond
 from seqdown.lengths import ceil_div, resample_length
 
 __all__ = ["PolyphaseKernel", "polyphase_kernel", "polyphase_resample", "polyphase_steps"]
@@ -541,9 +541,7 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
         return _depthwise_decimate(x, kernel, weight, left, right, lengths)
     left, right = extension(x, padtype, kernel.left, max(0, end - time))
     if lengths is not None:
-        per_row = lengths.repeat_interleave(rows // max(1, lengths.shape[0]))
-        inside = torch.arange(time, device=x.device) < per_row[:, None]
-        x = torch.where(inside, x, x.new_zeros(()))
+        x = zero_beyond(x, lengths)
     whole = rows * time <= _ONE_SHOT_FLOATS
     chunk = max(1, steps if whole else _CHUNK_FLOATS // (rows * inputs))
     y = x.new_empty(rows, steps * outputs)
