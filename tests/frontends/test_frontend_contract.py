@@ -161,6 +161,15 @@ def test_fill_padding_against_a_mask(in_place):
             assert torch.equal(x, original)
 
 
+def test_fills_time_reads_lengths_on_the_cpu_only():
+    """Every item filling the axis skips the mask; lengths on a device are not read (the
+    read would wait for it): the caller masks them as any padded batch."""
+    from seqdown.frontends.base import fills_time
+
+    assert fills_time(torch.tensor([5, 5]), 5) and not fills_time(torch.tensor([5, 4]), 5)
+    assert not fills_time(torch.tensor([5, 5], device="meta"), 5)
+
+
 @pytest.mark.parametrize("make", [lambda: seqdown.Decimate(2), lambda: seqdown.Resample(3, 2)],
                          ids=["decimate-2", "resample-3-2"])
 def test_resampler_masks_its_own_output_in_place(monkeypatch, make):

@@ -94,9 +94,11 @@ def fills_time(lengths: Tensor, time: int) -> bool:
     """True when every length is ``time`` (nothing to mask), checked in eager mode only.
 
     Traced (:func:`~seqdown._validation.is_tracing`) or under ``torch.func.vmap`` the
-    values cannot be read: False, so the caller masks as for any padded batch.
+    values cannot be read: False, so the caller masks as for any padded batch. So it is
+    for lengths on another device than the CPU: reading them would wait for the device,
+    which costs more than the mask.
     """
-    if is_tracing() or is_batched(lengths):
+    if is_tracing() or is_batched(lengths) or lengths.device.type != "cpu":
         return False
     return bool((lengths >= time).all())
 
@@ -158,7 +160,8 @@ class PaddedBatchModule(nn.Module):
 
     def mask_output(self, y: Tensor, out_lengths: Tensor) -> Tensor:
         """``y`` with every step at or beyond ``out_lengths[b]`` set to exactly zero
-        (``y`` itself when every item fills the output's time axis)."""
+        (``y`` itself when every item fills the output's time axis; filled in place where
+        :attr:`_owns_output` says so and :func:`fill_padding` can)."""
         if fills_time(out_lengths, y.shape[-1]):
             return y
         return fill_padding(y, out_lengths, in_place=self._owns_output)
