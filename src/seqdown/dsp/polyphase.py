@@ -83,9 +83,9 @@ _DEPTHWISE_TIME = 1 << 16
 _DEPTHWISE_FLOATS = 1 << 19
 #: Output phases of the flat layout (:func:`_flat_decimate`): oneDNN's channel block on
 #: AVX-512. On 2560 x 1000 rows, factors 2 and 4, one thread, its convolution alone
-#: took 0.73-0.76 ms with 16 against 1.01-1.04 ms with 8 (1.56-1.65 against 1.17-1.29 ms
-#: right after the pre-issue-12 code ran); the whole Decimate in bench_resample.py's
-#: interleaved loop took 1.74-1.99 ms with 16 against 2.09-2.35 ms with 8 (3 runs each).
+#: took 0.73-0.76 ms with 16 against 1.01-1.04 ms with 8; the whole Decimate in
+#: bench_resample.py's interleaved loop took 1.74-1.99 ms with 16 against 2.09-2.35 ms
+#: with 8 (3 runs each).
 #: The ends cost the same either way (only the outputs that read another row are redone).
 _FLAT_BLOCK = 16
 
@@ -242,7 +242,7 @@ class _Flat(NamedTuple):
 
 
 def _flat_decimate(x: Tensor, taps: Tensor, down: int, half: int) -> _Flat | None:
-    """Every output of every row as one stride-1 ``conv1d`` of all rows end to end.
+    """Every output of every row as one convolution of all rows end to end.
 
     With ``time`` a multiple of ``down``, row ``r``'s output ``t`` is output
     ``g = r * n_out + t`` of the whole batch read as one signal, centred on its
@@ -250,9 +250,10 @@ def _flat_decimate(x: Tensor, taps: Tensor, down: int, half: int) -> _Flat | Non
     ``front = half + lead`` is a multiple of ``down``, output ``g`` reads
     ``front + half + 1`` samples from ``g * down - front``. The polyphase derivation
     (module notes) with ``up = 1`` and ``block = B``: conv step ``q`` holds outputs
-    ``q * B + j`` and reads the ``per * D`` samples from ``q * D - front``,
+    ``q * B + j`` and reads the ``per_phase * D`` samples from ``q * D - front``,
     ``D = B * down``, with the weight ``w[j, b, c] = h'[c * D + b - j * down]``.
-    Viewed as ``(1, D, steps)``, the signal is a channels-last tensor without any copy,
+    Viewed as ``(1, D, 1, steps)`` (a stride-1 ``conv2d`` over its last axis), the
+    signal is a channels-last tensor without any copy,
     which oneDNN reads as it is (no reordered copy of the input, unlike the depthwise
     kernel), and its output is already in time order. The convolution's own zero
     padding of ``pad`` steps stands for the zeros before the batch: step 0 reads from
@@ -340,8 +341,9 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
     are one convolution of ``x`` itself (no padded copy, and no ``padding``
     argument, which takes oneDNN off its fast kernel): its step ``s`` is output
     ``s + (half + lead) / down``, and it runs on chunks of rows
-    (``_DEPTHWISE_FLOATS``) written into the output. When ``time`` is a multiple of
-    ``down`` the flat layout (:func:`_flat_decimate`) replaces it. The few outputs at
+    (``_DEPTHWISE_FLOATS``) written into the output. For a contiguous ``x`` on the CPU
+    whose ``time`` is a multiple of ``down``, the flat layout (:func:`_flat_decimate`)
+    replaces it where some output of a row reads only that row. The few outputs at
     each end read the extension: each end is one small banded matrix product
     (:func:`_decimate_range`), not a convolution (oneDNN's set-up costs more).
 
@@ -370,7 +372,7 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
         first = min(n_out, (half + lead) // down)  # the first output the interior conv gives
         stop = first + max(0, min((time - span - lead) // down + 1, n_out - first))
         ahead = span - half
-        y = _depthwise_interior(x, taps, down, lead, first, stop) if stop > first else None
+        y = _depthwise_interior(x, taps, down, lead, n_out, first, stop) if stop > first else None
     if y is None:
         y = _decimate_range(x, left, right, taps, 0, n_out, down, half)
         first = stop = 0
@@ -424,27 +426,27 @@ def _past_zero_taps(y: Tensor, lengths: Tensor, interior: Tensor, own_ahead: int
     return torch.maximum(own, interior)
 
 
-def _depthwise_interior(x: Tensor, taps: Tensor, down: int, lead: int, first: int,
-                        stop: int) -> Tensor:
+def _depthwise_interior(x: Tensor, taps: Tensor, down: int, lead: int, n_out: int,
+                        first: int, stop: int) -> Tensor:
     """``(rows, n_out)`` with columns ``first:stop`` from depthwise convolutions of ``x``."""
     rows, time = x.shape
-    y = x.new_empty(rows, resample_length(time, 1, down))
-    bank = F.pad(taps, (lead, 0)).expand(rows, 1, -1)
-    chunk = max(16, _DEPTHWISE_FLOATS // time // 16 * 16)
+    y = x.new_empty(rows, n_out)
+    chunk = min(rows, max(16, _DEPTHWISE_FLOATS // time // 16 * 16))
+    bank = F.pad(taps, (lead, 0)).expand(chunk, 1, -1).contiguous()
     for start in range(0, rows, chunk):
         end = min(rows, start + chunk)
         # On x itself (a slice of it would be a strided copy): its outputs beyond `stop`
         # are dropped.
-        y[start:end, first:stop] = F.conv1d(x[None, start:end], bank[start:end].contiguous(),
+        y[start:end, first:stop] = F.conv1d(x[None, start:end], bank[: end - start],
                                             stride=down, groups=end - start)[0, :, : stop - first]
     return y
 
 
 def _redo_row_ends(y: Tensor, x: Tensor, taps: Tensor, down: int, half: int, lengths: Tensor,
                    clean: Tensor) -> None:
-    """Writes into ``y`` each item's outputs from ``clean[b]`` to ``resample_length(lengths[b])``
-    as if its rows ended at ``lengths[b]`` (zeros after it); the outputs after those are
-    left as they are (the caller masks them).
+    """Writes into ``y`` each item's outputs from ``clean[b]`` (or earlier) to
+    ``resample_length(lengths[b])`` as if its rows ended at ``lengths[b]`` (zeros after
+    it); the outputs after those are left as they are (the caller masks them).
 
     ``lengths`` and ``clean`` hold one value per item, an item being ``rows // items``
     consecutive rows (one row, or the channels of a batch item). Every item shorter than
@@ -530,10 +532,8 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
     steps = ceil_div(n_out, outputs)
     # Conv step q reads x[q * inputs - left : (q + per_phase) * inputs - left].
     end = (steps + per_phase - 1) * inputs - kernel.left
-    depthwise = kernel.up == 1 and rows >= _DEPTHWISE_ROWS and time <= _DEPTHWISE_TIME
-    if depthwise and n_out > 0:
+    if kernel.up == 1 and rows >= _DEPTHWISE_ROWS and time <= _DEPTHWISE_TIME and n_out > 0:
         end = max(end, _depthwise_end(n_out, kernel))
-    if depthwise and n_out > 0:
         # A zero extension has no samples: the ends' matrix products skip it.
         nothing = x.new_zeros(rows, 0)
         left, right = ((nothing, nothing) if extends_with_zeros(padtype)
