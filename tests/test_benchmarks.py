@@ -52,8 +52,9 @@ def test_readme_benchmark_command_runs(command, tmp_path):
 
 
 @pytest.mark.slow
-def test_make_bench_runs_the_benchmark_scripts():
+def test_make_bench_runs_every_benchmark_script():
     result = subprocess.run(["make", "-n", "bench"], cwd=ROOT, capture_output=True, text=True,
                             check=True, timeout=60)
-    for script in re.findall(r"benchmarks/(bench_\w+\.py)", result.stdout):
-        assert (ROOT / "benchmarks" / script).exists(), script
+    # The README says "make bench" runs every script in benchmarks/.
+    run = set(re.findall(r"benchmarks/(bench_\w+\.py)", result.stdout))
+    assert run == {path.name for path in (ROOT / "benchmarks").glob("bench_*.py")}

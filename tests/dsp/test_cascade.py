@@ -68,6 +68,8 @@ def test_factor_keeps_both_filters_short():
         candidates = [2**k for k in range(1, 30) if 2 ** (k + 1) * up <= down]
         assert factor in candidates
         assert total(factor) == min(total(m) for m in candidates)
+    # The values cascade_factor's docstring states.
+    assert cascade_factor(1, 768000, *SPEC) == 256 and cascade_factor(1, 6000, *SPEC) == 32
 
 
 def test_stage_specs_keep_the_product_of_passbands_within_the_spec():
@@ -143,8 +145,9 @@ def test_equals_the_composite_filter_edges_included(time, rng):
         expected = composite_reference(x[row], first.taps(), first.down, second.taps(),
                                        second.down)
         assert y[row].shape == expected.shape
-        # Each FFT stage equals its taps up to fft_error_bound of its input's RMS.
-        bound = 2 * fft_error_bound(first.attenuation) * max(1.0, float(np.sqrt(time / 120)))
+        # Each FFT stage equals its taps up to fft_error_bound of its input's RMS (at most
+        # 1 here: unit noise, then its low-passed part).
+        bound = 2 * fft_error_bound(first.attenuation)
         np.testing.assert_allclose(y[row], expected, rtol=0, atol=bound)
 
 
@@ -183,11 +186,12 @@ def test_streaming_resampler_equals_the_one_shot_path(orig, new, time, dtype):
     x = torch.randn(2, time, generator=torch.Generator().manual_seed(orig)).to(dtype)
     expected = seqdown.resample(x, orig, new)
     stream = StreamingResampler(orig, new)
-    assert stream.plan.method == "cascade" or new == 300
+    assert stream.plan.method == ("fft" if new == 300 else "cascade")  # 44100 -> 300: one stage
     sizes = np.random.default_rng(new).choice([1, 7, 4410, 100000, 300000], size=200)
-    pieces, start = [], 0
+    pieces, start, held = [], 0, 0
     for size in sizes:
         pieces.append(stream.process(x[:, start : start + int(size)]))
+        held = max(held, stream.buffered)
         start += int(size)
         if start >= time:
             break
@@ -198,8 +202,9 @@ def test_streaming_resampler_equals_the_one_shot_path(orig, new, time, dtype):
     # groups of blocks may round differently).
     tolerance = (1e-12 if dtype == torch.float64 else 1e-6) * float(expected.abs().max())
     torch.testing.assert_close(y, expected, rtol=0, atol=tolerance)
-    # Bounded state: both stages' windows plus one block, not the input seen.
-    assert stream.buffered < stream.window + 300000
+    # Bounded state while streaming, whatever was pushed (chunks of up to 300000 samples):
+    # below both stages' windows (measured 0.59-0.91 of them), not the input seen.
+    assert held < stream.window
 
 
 def test_extreme_ratios_no_longer_refused_but_one_engine_still_is():

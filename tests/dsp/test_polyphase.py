@@ -81,18 +81,21 @@ def test_depthwise_decimation_matches_the_polyphase_layout(factor, taps_size, pa
                                        rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("rows", [16, 40])
+@pytest.mark.parametrize("rows", [17, 40])
 def test_depthwise_chunks_of_rows_match_one_convolution(rows, rng, monkeypatch):
-    """The interior convolution runs on chunks of 16 rows (a last partial one for 40)."""
+    """The interior convolution runs on chunks of 16 rows (a last partial one of 1 or 8)."""
     from seqdown.dsp import polyphase
 
-    kernel = polyphase_kernel(rng.standard_normal(23), 1, 3)
-    x = torch.from_numpy(rng.standard_normal((rows, 200)))
+    taps = rng.standard_normal(23)
+    kernel = polyphase_kernel(taps, 1, 3)
+    x = torch.from_numpy(rng.standard_normal((rows, 200)))  # 200 % 3: the depthwise path
     whole = polyphase_resample(x, kernel)
     monkeypatch.setattr(polyphase, "_DEPTHWISE_FLOATS", 1)
-    torch.testing.assert_close(polyphase_resample(x, kernel), whole, rtol=0, atol=0)
-    np.testing.assert_allclose(whole[-1].numpy(), naive(x[-1].numpy(), kernel_taps(kernel), 1, 3),
-                               rtol=1e-10, atol=1e-12)
+    chunked = polyphase_resample(x, kernel)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
+    for row in (0, 15, 16, rows - 1):  # each side of the first chunk's end, and the last
+        np.testing.assert_allclose(chunked[row].numpy(), naive(x[row].numpy(), taps, 1, 3),
+                                   rtol=1e-10, atol=1e-12)
 
 
 def kernel_taps(kernel: object) -> np.ndarray:

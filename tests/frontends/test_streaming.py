@@ -444,8 +444,10 @@ def test_two_stage_resample_streams_exactly():
     (lambda: seqdown.Decimate(12, method="cascade", causal=True), 20000),
 ], ids=["resample-44100-300", "decimate-12-causal"])
 def test_two_stage_lookahead_matches_the_rule_checked_at_every_step(make, horizon):
-    """``stepwise_lookahead`` over the stage 1 steps equals ``stream_lookahead`` over every
-    n, and single-step pushes show it is tight."""
+    """The lookahead ``stepwise_lookahead`` finds over the stage 1 steps equals
+    ``stream_lookahead`` of the same readiness rule over every n; where pushing one
+    sample at a time is affordable (the causal Decimate), the real streamer meets it,
+    and at some n exactly."""
     from seqdown.dsp.streaming import CascadeStream
     from seqdown.lengths import stream_lookahead
 
