@@ -316,13 +316,18 @@ def plan_buffer(plan: ResamplingPlan) -> Tensor:
     ``"table"``: the table; ``"cascade"``: both stages' arrays, flattened one
     after the other.
     """
-    if plan.kernel is not None:
-        return torch.tensor(plan.kernel.weight)
-    if plan.fft is not None:
-        return torch.view_as_real(torch.tensor(plan.fft.response))
     if plan.stages is not None:
         return torch.cat([plan_buffer(stage).flatten() for stage in plan.stages])
-    return torch.tensor(plan._table().table)
+    return torch.tensor(_engine_array(plan))
+
+
+def _engine_array(plan: ResamplingPlan) -> np.ndarray:
+    """The float64 array of a one-engine plan that :func:`plan_buffer` holds."""
+    if plan.kernel is not None:
+        return plan.kernel.weight
+    if plan.fft is not None:  # (bins, 2): the real and imaginary parts
+        return plan.fft.response.view(np.float64).reshape(-1, 2)
+    return plan._table().table
 
 
 def _stage_buffers(plan: ResamplingPlan, buffer: Tensor | None) -> list[Tensor | None]:
@@ -330,17 +335,9 @@ def _stage_buffers(plan: ResamplingPlan, buffer: Tensor | None) -> list[Tensor |
     assert plan.stages is not None
     if buffer is None:
         return [None, None]
-    shapes = [_buffer_shape(stage) for stage in plan.stages]
+    shapes = [_engine_array(stage).shape for stage in plan.stages]
     first = math.prod(shapes[0])
     return [buffer[:first].view(shapes[0]), buffer[first:].view(shapes[1])]
-
-
-def _buffer_shape(plan: ResamplingPlan) -> tuple[int, ...]:
-    if plan.kernel is not None:
-        return tuple(plan.kernel.weight.shape)
-    if plan.fft is not None:
-        return (plan.fft.response.shape[0], 2)
-    return tuple(plan._table().table.shape)
 
 
 def _kernel_weight(buffer: Tensor | None, rows: Tensor) -> Tensor | None:
