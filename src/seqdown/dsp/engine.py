@@ -59,7 +59,13 @@ from seqdown.dsp.cascade import (
 from seqdown.dsp.derived import derived
 from seqdown.dsp.filters import SincDesign, check_spec, design_lowpass, design_sinc, kaiser_spec
 from seqdown.dsp.overlap_save import OverlapSavePlan, overlap_save_plan, overlap_save_resample
-from seqdown.dsp.padding import PadType, background, check_padtype, zero_beyond
+from seqdown.dsp.padding import (
+    PadType,
+    background,
+    check_lengths_padtype,
+    check_padtype,
+    zero_beyond,
+)
 from seqdown.dsp.polyphase import PolyphaseKernel, polyphase_kernel, polyphase_resample
 from seqdown.dsp.table import TablePlan, table_plan, table_resample
 from seqdown.lengths import ceil_div
@@ -396,9 +402,7 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
             raise ValueError(f"lengths must have shape (x.shape[0],), one per item of x of "
                              f"shape {tuple(x.shape)} (at least 2-D), got "
                              f"{tuple(lengths.shape)}")
-        if padtype != "constant":
-            raise ValueError(f"lengths needs padtype='constant' (the padding reads as zeros), "
-                             f"got padtype={padtype!r}")
+        check_lengths_padtype(padtype)
     if plan.up == plan.down == 1:
         return x.clone()
     compute = compute_dtype(x)

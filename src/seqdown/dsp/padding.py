@@ -27,9 +27,20 @@ from torch import Tensor
 from seqdown._validation import check_choice
 from seqdown.lengths import valid_steps
 
-__all__ = ["BACKGROUND_PADTYPES", "PADTYPES", "PadType", "background", "check_padtype",
-           "continuation", "extends_with_zeros", "extension", "pieces", "segment",
-           "zero_beyond"]
+__all__ = [
+    "BACKGROUND_PADTYPES",
+    "PADTYPES",
+    "PadType",
+    "background",
+    "check_lengths_padtype",
+    "check_padtype",
+    "continuation",
+    "extends_with_zeros",
+    "extension",
+    "pieces",
+    "segment",
+    "zero_beyond",
+]
 
 PadType = Literal["constant", "edge", "line", "smooth", "mean", "maximum", "minimum"]
 PADTYPES: tuple[str, ...] = get_args(PadType)
@@ -40,6 +51,14 @@ BACKGROUND_PADTYPES: tuple[str, ...] = ("mean", "maximum", "minimum")
 def check_padtype(padtype: PadType) -> PadType:
     """Returns ``padtype`` after checking it is one of :data:`PADTYPES`."""
     return check_choice("padtype", padtype, PADTYPES)
+
+
+def check_lengths_padtype(padtype: str) -> None:
+    """Raises a ValueError unless ``padtype`` is ``"constant"``, the one that ``lengths``
+    allow (whatever follows an item's end reads as zeros)."""
+    if padtype != "constant":
+        raise ValueError(f"lengths needs padtype='constant' (the padding reads as zeros), "
+                         f"got padtype={padtype!r}")
 
 
 def background(x: Tensor, padtype: str) -> Tensor | None:

@@ -42,7 +42,14 @@ from torch import Tensor
 
 from seqdown._validation import is_batched, is_tracing
 from seqdown.dsp.derived import derived
-from seqdown.dsp.padding import extends_with_zeros, extension, pieces, segment, zero_beyond
+from seqdown.dsp.padding import (
+    check_lengths_padtype,
+    extends_with_zeros,
+    extension,
+    pieces,
+    segment,
+    zero_beyond,
+)
 from seqdown.lengths import ceil_div, resample_length
 
 __all__ = ["PolyphaseKernel", "polyphase_kernel", "polyphase_resample", "polyphase_steps"]
@@ -522,9 +529,7 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
             raise ValueError(f"lengths must have shape ({rows},) (one per row of x) or one "
                              f"value per group of consecutive rows (a divisor of {rows}), "
                              f"got {tuple(lengths.shape)}")
-        if padtype != "constant":
-            raise ValueError(f"lengths needs padtype='constant' (the padding reads as zeros), "
-                             f"got padtype={padtype!r}")
+        check_lengths_padtype(padtype)
         lengths = lengths.to(device=x.device, dtype=torch.int64)
     if weight is None:
         weight = torch.tensor(kernel.weight, dtype=x.dtype, device=x.device)
