@@ -207,6 +207,17 @@ def test_streaming_resampler_equals_the_one_shot_path(orig, new, time, dtype):
     assert held < stream.window
 
 
+def test_cascade_stream_ready_is_a_function_of_n():
+    """``ready(n)`` is what a push of ``n`` samples returns, asked before or after it."""
+    from seqdown.dsp.streaming import CascadeStream
+
+    stream = CascadeStream(resampling_plan(*rate_ratio(16000, 10), *SPEC))
+    asked = [stream.ready(n) for n in (1000, 3_000_000)]
+    pushed = stream.push(torch.zeros(1, 3_000_000)).shape[1]
+    assert pushed == asked[1] > 0
+    assert [stream.ready(n) for n in (1000, 3_000_000)] == asked
+
+
 def test_extreme_ratios_no_longer_refused_but_one_engine_still_is():
     y = seqdown.resample(torch.randn(1, 768000), 768000, 1)
     assert y.shape == (1, 1) and torch.isfinite(y).all()

@@ -61,3 +61,45 @@ def test_dtype_and_errors():
     assert stream.flush().dtype == torch.float16
     with pytest.raises(RuntimeError, match="after flush"):
         stream.process(torch.randn(1, 5))
+    stream = StreamingResampler(2, 1)
+    stream.process(torch.randn(1, 100))
+    with pytest.raises(ValueError, match=r"dtype torch.float32.*got shape \(1, 5\), dtype "
+                                         r"torch.float64"):
+        stream.process(torch.randn(1, 5, dtype=torch.float64))
+
+
+def test_identity_flush_keeps_the_blocks_device():
+    stream = StreamingResampler(16000, 16000)
+    block = torch.randn(2, 100, device="meta")
+    assert stream.process(block).device == stream.flush().device == block.device
+
+
+@pytest.mark.parametrize(("orig", "new"), [(3, 2), (44100, 16000), (16000, 10)], ids=str)
+def test_no_channel(orig, new):
+    """A block without channels streams to outputs without channels, as the one-shot path."""
+    stream = StreamingResampler(orig, new)
+    pieces = [stream.process(torch.zeros(0, n)) for n in (0, 5000, 1)] + [stream.flush()]
+    assert torch.cat(pieces, dim=1).shape == seqdown.resample(torch.zeros(0, 5001), orig,
+                                                              new).shape
+
+
+def test_engine_streams_keep_their_order():
+    """Pushes, then one flush: the engine streams refuse anything else with a clear error."""
+    from seqdown.dsp.engine import resampling_plan
+    from seqdown.dsp.streaming import CascadeStream, EngineStream, plan_stream
+
+    for plan in (resampling_plan(1, 2, 120.0, 0.1), resampling_plan(1, 1600, 120.0, 0.1)):
+        stream = plan_stream(plan)
+        with pytest.raises(RuntimeError, match=r"flush\(\) needs a stream that was pushed"):
+            stream.flush()
+        stream.push(torch.zeros(1, 10))
+        stream.flush()
+        with pytest.raises(RuntimeError, match=r"push\(\) after flush\(\)"):
+            stream.push(torch.zeros(1, 10))
+        with pytest.raises(RuntimeError, match=r"flush\(\) needs"):
+            stream.flush()
+    assert isinstance(plan_stream(resampling_plan(1, 1600, 120.0, 0.1)), CascadeStream)
+    assert isinstance(plan_stream(resampling_plan(1, 2, 120.0, 0.1)), EngineStream)
+    with pytest.raises(ValueError, match=r"CascadeStream needs a 'cascade' plan, got "
+                                         r"method='direct'"):
+        CascadeStream(resampling_plan(1, 2, 60.0, 0.3))

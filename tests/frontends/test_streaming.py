@@ -465,6 +465,25 @@ def test_two_stage_lookahead_matches_the_rule_checked_at_every_step(make, horizo
                    for n, c in enumerate(counts, start=1))
 
 
+def test_two_stage_lookahead_where_stage_1_steps_start_before_the_signal():
+    """Stage 1 (the direct engine here) completes its steps off the grid that starts at
+    sample 0 (its window reads ``lead`` zeros first): the lookahead still holds at every
+    step pushed one at a time around the first n where it is tight (16285)."""
+    module = seqdown.Resample(4000, 1000, method="cascade")
+    assert module.plan.stages is not None and module.plan.stages[0].method == "direct"
+    lookahead, start = module.lookahead, 16200
+    streamer = module.streamer()
+    x = torch.randn(1, 1, start + 200)
+    total = streamer.push(x[..., :start]).shape[-1]
+    tight = []
+    for n in range(start + 1, start + 201):
+        total += streamer.push(x[..., n - 1 : n]).shape[-1]
+        assert total >= module.output_length(n - lookahead), n
+        if total < module.output_length(n - lookahead + 1):
+            tight.append(n)
+    assert tight == [16285]
+
+
 def test_two_stage_resample_streams_only_zeros_past_the_ends():
     module = seqdown.Resample(96000, 16, padtype="edge")
     with pytest.raises(ValueError, match=r"padtype='edge' cannot stream on the two-stage path"):

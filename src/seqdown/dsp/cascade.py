@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 
 from seqdown.dsp.filters import MAX_ATTENUATION, kaiser_spec
-from seqdown.dsp.padding import BACKGROUND_PADTYPES, continuation, extension
+from seqdown.dsp.padding import continuation, extension
 from seqdown.lengths import ceil_div, resample_length
 
 __all__ = [
@@ -155,6 +155,22 @@ class CascadeLayout:
         """Intermediate samples before 0 that stage 1 computes (``lead`` input samples)."""
         return self.lead // self.down1 * self.up1
 
+    @property
+    def unread(self) -> int:
+        """Stage 1's first outputs, before the first sample stage 2 reads (``-back``)."""
+        return max(0, self.lead_steps - self.back)
+
+    @property
+    def uncomputed(self) -> int:
+        """Intermediate samples stage 2 reads before stage 1's first output: the extension
+        at the intermediate rate, from ``-back`` to ``-lead_steps``."""
+        return max(0, self.back - self.lead_steps)
+
+    @property
+    def skip(self) -> int:
+        """Stage 2's outputs before output 0 (those of the ``back`` samples before 0)."""
+        return self.back // self.factor
+
     def first_end(self, n: int) -> int:
         """One past the last intermediate sample stage 1 computes for ``n`` inputs."""
         return self.lead_steps + resample_length(n, self.up1, self.down1)
@@ -196,9 +212,9 @@ def cascade_resample(x: Tensor, layout: CascadeLayout, up: int, down: int, padty
         return x.new_zeros(rows, 0)
     left, right = extension(x, padtype, layout.lead, layout.lead)
     middle = first(torch.cat([left, x, right], dim=-1), padtype)  # from -lead_steps on
-    pieces = [middle[:, max(0, layout.lead_steps - layout.back):]]
+    pieces = [middle[:, layout.unread:]]
     ratio = layout.down1 / layout.up1  # input samples per intermediate sample
-    if layout.back > layout.lead_steps:
+    if layout.uncomputed:
         before = torch.arange(-layout.back, -layout.lead_steps, dtype=torch.float64,
                               device=x.device) * ratio
         pieces.insert(0, continuation(x, padtype, before, before[:0])[0])
@@ -206,7 +222,5 @@ def cascade_resample(x: Tensor, layout: CascadeLayout, up: int, down: int, padty
     if stop > end:
         after = torch.arange(end, stop, dtype=torch.float64, device=x.device) * ratio - (time - 1)
         pieces.append(continuation(x, padtype, after[:0], after)[1])
-    after_padtype = "constant" if padtype in BACKGROUND_PADTYPES else padtype
-    y = second(torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0], after_padtype)
-    skip = layout.back // layout.factor
-    return y[:, skip : skip + n_out]
+    y = second(torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0], padtype)
+    return y[:, layout.skip : layout.skip + n_out]

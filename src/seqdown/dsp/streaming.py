@@ -47,6 +47,7 @@ __all__ = [
     "EngineSteps",
     "EngineStream",
     "PlanStream",
+    "StreamOrder",
     "StreamingResampler",
     "engine_array",
     "engine_steps",
@@ -108,6 +109,26 @@ def engine_array(plan: ResamplingPlan, like: Tensor) -> Tensor:
     return torch.tensor(plan._table().table, dtype=like.dtype, device=like.device)
 
 
+class StreamOrder:
+    """The order every stream keeps: pushes (at least one that took), then one flush."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def push(self) -> None:
+        """Raises a RuntimeError after the flush."""
+        if self.done:
+            raise RuntimeError("push() after flush(): the stream has ended; make a new stream")
+
+    def flush(self, started: bool) -> None:
+        """Raises a RuntimeError after the flush or unless ``started`` (a push took); else
+        records the flush."""
+        if self.done or not started:
+            raise RuntimeError("flush() needs a stream that was pushed at least one chunk "
+                               "(possibly empty) and not flushed yet")
+        self.done = True
+
+
 def run_steps(plan: ResamplingPlan, array: Tensor, x: Tensor, first: int, steps: int) -> Tensor:
     """Runs engine steps ``first .. first + steps - 1`` of ``plan``.
 
@@ -122,8 +143,8 @@ def run_steps(plan: ResamplingPlan, array: Tensor, x: Tensor, first: int, steps:
     Returns:
         ``(rows, steps * outputs)``: the one-shot path's outputs of those steps.
     """
-    if steps <= 0:
-        return x.new_zeros(x.shape[0], 0)
+    if steps <= 0 or x.shape[0] == 0:  # nothing to compute (no row: some kernels refuse it)
+        return x.new_zeros(x.shape[0], max(0, steps) * engine_steps(plan).outputs)
     if plan.kernel is not None:
         return polyphase_steps(x, array, steps)
     if plan.fft is not None:
@@ -149,6 +170,7 @@ class EngineStream:
         self._array: Tensor | None = None  # the plan's array on the blocks' device
         self._buffer: Tensor | None = None  # input from the next step's first sample on
         self._next = 0  # the first step not run yet
+        self._order = StreamOrder()
         self.received = 0  #: input samples pushed.
         self.emitted = 0  #: output samples returned.
 
@@ -170,6 +192,7 @@ class EngineStream:
 
     def push(self, x: Tensor) -> Tensor:
         """Takes ``(rows, n)`` input samples; returns the outputs they complete."""
+        self._order.push()
         if self._buffer is None:
             self._array = engine_array(self.plan, x)
             self._buffer = x.new_zeros(x.shape[0], self.steps.left)  # the look-behind
@@ -181,7 +204,8 @@ class EngineStream:
 
     def flush(self) -> Tensor:
         """Pads the end with zeros and returns the remaining outputs (after a push)."""
-        assert self._buffer is not None, "flush() needs at least one push()"
+        self._order.flush(self._buffer is not None)
+        assert self._buffer is not None
         remaining = resample_length(self.received, self.plan.up, self.plan.down) - self.emitted
         steps = self.steps
         count = max(0, ceil_div(remaining, steps.outputs))
@@ -200,13 +224,16 @@ class CascadeStream:
     """
 
     def __init__(self, plan: ResamplingPlan) -> None:
-        assert plan.stages is not None and plan.layout is not None
+        if plan.stages is None or plan.layout is None:
+            raise ValueError(f"CascadeStream needs a 'cascade' plan, got method={plan.method!r} "
+                             "(plan_stream picks the stream of any plan)")
         self.plan, self.layout = plan, plan.layout
         self.first, self.second = EngineStream(plan.stages[0]), EngineStream(plan.stages[1])
         layout = self.layout
-        self._drop_middle = max(0, layout.lead_steps - layout.back)  # stage 1 outputs unread
-        self._drop_out = layout.back // layout.factor  # stage 2 outputs before output 0
+        self._drop_middle = layout.unread  # stage 1 outputs still to drop
+        self._drop_out = layout.skip  # stage 2 outputs still to drop
         self._pending: Tensor | None = None  # outputs computed, not returned yet
+        self._order = StreamOrder()
         self.received = 0  #: input samples pushed.
         self.emitted = 0  #: output samples returned.
 
@@ -219,9 +246,9 @@ class CascadeStream:
     def ready(self, n: int) -> int:
         """Outputs returned after ``n`` input samples have been pushed (not flushed)."""
         layout = self.layout
-        middle = self.first.ready(layout.lead + n) - self._drop_middle
-        fed = max(0, middle) + max(0, layout.back - layout.lead_steps)
-        out = max(0, self.second.ready(fed) - self._drop_out)
+        middle = self.first.ready(layout.lead + n) - layout.unread
+        fed = max(0, middle) + layout.uncomputed
+        out = max(0, self.second.ready(fed) - layout.skip)
         return min(out, resample_length(n, self.plan.up, self.plan.down))
 
     def events(self) -> range:
@@ -233,7 +260,9 @@ class CascadeStream:
         advance)`` stage 1 steps, once stage 2's first window has been filled.
         """
         first, second = self.first.steps, self.second.steps
-        start = max(0, first.window - first.left - self.layout.lead)
+        # Stage 1's step count changes where lead + n reaches window - left + k * advance.
+        start = first.window - first.left - self.layout.lead
+        start = start if start >= 0 else start % first.advance
         fill = ceil_div(self.layout.back + second.window, first.outputs) + 2
         period = second.advance // math.gcd(first.outputs, second.advance)
         return range(start, start + (fill + period + 1) * first.advance + 1, first.advance)
@@ -259,19 +288,20 @@ class CascadeStream:
 
     def push(self, x: Tensor) -> Tensor:
         """Takes ``(rows, n)`` input samples; returns the outputs they complete."""
+        self._order.push()
         layout = self.layout
         if self.first.received == 0:  # the zeros stage 1 reads before the signal
             self._second(self.first.push(x.new_zeros(x.shape[0], layout.lead)))
-            if layout.back > layout.lead_steps:  # ... and stage 2 before stage 1's first
-                self._keep(self.second.push(x.new_zeros(x.shape[0],
-                                                        layout.back - layout.lead_steps)))
+            if layout.uncomputed:  # ... and stage 2 before stage 1's first
+                self._keep(self.second.push(x.new_zeros(x.shape[0], layout.uncomputed)))
         self.received += x.shape[1]
         self._second(self.first.push(x))
         return self._take(resample_length(self.received, self.plan.up, self.plan.down))
 
     def flush(self) -> Tensor:
         """Pads the end as the one-shot path does and returns the remaining outputs."""
-        assert self._pending is not None, "flush() needs at least one push()"
+        self._order.flush(self._pending is not None)
+        assert self._pending is not None
         layout, n = self.layout, self.received
         rows = self._pending.shape[0]
         middle = self.first.push(self._pending.new_zeros(rows, layout.lead))
@@ -320,8 +350,7 @@ class StreamingResampler:
         up, down = rate_ratio(orig_freq, new_freq)
         self.plan = resampling_plan(up, down, attenuation, transition)
         self._stream = None if self._identity() else plan_stream(self.plan)
-        self._channels: int | None = None
-        self._dtype: torch.dtype | None = None  # dtype of the blocks, and of the outputs
+        self._like: Tensor | None = None  # an empty slice of the first block (channels, dtype)
         self._consumed = 0  # input samples received
         self._produced = 0  # output samples emitted
         self._finished = False
@@ -359,26 +388,29 @@ class StreamingResampler:
 
     def _emit(self, y: Tensor) -> Tensor:
         self._produced += y.shape[1]
-        assert self._dtype is not None
-        return y.to(self._dtype)
+        assert self._like is not None
+        return y.to(self._like.dtype)
 
     def process(self, block: Tensor) -> Tensor:
         """Takes the next ``(channels, n)`` block; returns the outputs it completes.
 
         Raises:
             RuntimeError: after :meth:`flush`.
-            ValueError: ``block`` is not 2-D or changes the channel count.
+            ValueError: ``block`` is not 2-D, or changes the channel count, the dtype or
+                the device.
         """
         if self._finished:
             raise RuntimeError("process() called after flush(); make a new StreamingResampler")
         check_waveform(block, "block")
         if block.dim() != 2:
             raise ValueError(f"block must have shape (channels, time), got {tuple(block.shape)}")
-        if self._channels is None:
-            self._channels, self._dtype = block.shape[0], block.dtype
-        if block.shape[0] != self._channels:
-            raise ValueError(f"block must have {self._channels} channels like the "
-                             f"previous blocks, got shape {tuple(block.shape)}")
+        if self._like is None:
+            self._like = block[:, :0]
+        like = self._like
+        if (block.shape[0], block.dtype, block.device) != (like.shape[0], like.dtype, like.device):
+            raise ValueError(f"block must have {like.shape[0]} channels, dtype {like.dtype} and "
+                             f"device {like.device} like the previous blocks, got shape "
+                             f"{tuple(block.shape)}, dtype {block.dtype} on {block.device}")
         self._consumed += block.shape[1]
         if self._stream is None:
             return self._emit(block.clone())
@@ -394,9 +426,8 @@ class StreamingResampler:
         if self._finished:
             raise RuntimeError("flush() called twice; make a new StreamingResampler")
         self._finished = True
-        if self._channels is None:
+        if self._like is None:
             return torch.zeros(0, 0)
         if self._stream is None:
-            assert self._dtype is not None
-            return torch.zeros(self._channels, 0, dtype=self._dtype)
+            return self._like.clone()
         return self._emit(self._stream.flush())

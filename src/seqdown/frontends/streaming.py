@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from seqdown._validation import check_signal
 from seqdown.dsp.engine import compute_dtype
-from seqdown.dsp.streaming import EngineSteps, PlanStream
+from seqdown.dsp.streaming import EngineSteps, PlanStream, StreamOrder
 from seqdown.lengths import ceil_div, ready_length, stream_lookahead, window_start
 
 #: ``extend(signal, before, after) -> (leading, trailing)`` steps beyond a signal's ends.
@@ -153,7 +153,7 @@ class Streamer:
         self._skip = 0  # input steps still to arrive that no output needs (a sparse stride)
         self.received = 0  #: input steps pushed so far.
         self.emitted = 0  #: output steps returned so far.
-        self._done = False
+        self._order = StreamOrder()
 
     @property
     def buffered(self) -> int:
@@ -171,9 +171,7 @@ class Streamer:
             TypeError, ValueError: ``chunk`` is not a 3-D floating tensor that
                 continues the stream (same batch, channels, dtype, device).
         """
-        if self._done:
-            raise RuntimeError("push() after flush(): the stream has ended; make a new "
-                               "streamer() for a new stream")
+        self._order.push()
         chunk = _check_chunk(chunk, self._buffer)
         if self._buffer is None:
             self._buffer = chunk.new_full((*chunk.shape[:2], self._lead()), self._pad_value)
@@ -199,11 +197,9 @@ class Streamer:
             RuntimeError: called twice, or before any chunk (the batch and channels
                 are unknown).
         """
-        if self._done or self._buffer is None:
-            raise RuntimeError("flush() needs a stream that was pushed at least one chunk "
-                               "(possibly empty) and not flushed yet")
+        self._order.flush(self._buffer is not None)
         y = self._emit(self._output_length(self.received), final=True)
-        self._done, self._buffer = True, None
+        self._buffer = None
         return y
 
     def _emit(self, ready: int, final: bool = False) -> Tensor:
@@ -332,7 +328,7 @@ class RowsStreamer:
         self._pending: Tensor | None = None  # outputs computed, not due yet (a causal op)
         self.received = 0  #: input steps pushed so far.
         self.emitted = 0  #: output steps returned so far.
-        self._done = False
+        self._order = StreamOrder()
 
     @property
     def buffered(self) -> int:
@@ -354,9 +350,7 @@ class RowsStreamer:
 
     def push(self, chunk: Tensor) -> Tensor:
         """As :meth:`Streamer.push`."""
-        if self._done:
-            raise RuntimeError("push() after flush(): the stream has ended; make a new "
-                               "streamer() for a new stream")
+        self._order.push()
         x = _check_chunk(chunk, self._reference)
         self.received += x.shape[-1]
         if self._reference is None:
@@ -366,10 +360,7 @@ class RowsStreamer:
 
     def flush(self) -> Tensor:
         """As :meth:`Streamer.flush`."""
-        if self._done or self._reference is None:
-            raise RuntimeError("flush() needs a stream that was pushed at least one chunk "
-                               "(possibly empty) and not flushed yet")
-        self._done = True
+        self._order.flush(self._reference is not None)
         return self._take(self._stream.flush(), self._output_length(self.received))
 
 
