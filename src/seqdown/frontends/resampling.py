@@ -435,8 +435,10 @@ class Decimate(_Resampler):
             ``"auto"``.
         causal: delay the input by ``delay = (taps - 1) // 2`` zeros (15 for the default
             factor 2), so that output step ``t`` depends on no input after ``t * factor``
-            (``lookahead`` 0); the length law stays ``ceil(time / factor)``, so the
-            last ``delay`` input steps reach the output only partly.
+            (``lookahead`` 0 on the direct path; the other engines compute in blocks, and
+            a streamer waits for a whole block); the length law stays
+            ``ceil(time / factor)``, so the last ``delay`` input steps reach the output
+            only partly.
 
     Shape:
         - x: ``(batch, channels, time)``; lengths: ``(batch,)`` or None.
