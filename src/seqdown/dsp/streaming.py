@@ -80,6 +80,12 @@ class EngineSteps:
         """Steps whose whole window lies within the padding and the first ``n`` samples."""
         return max(0, (n + self.left - self.window) // self.advance + 1)
 
+    def finish(self, remaining: int) -> tuple[int, int]:
+        """The steps that give ``remaining`` more outputs, and the input samples from the
+        first of them on that they read (the end of a stream, padded to that)."""
+        steps = max(0, ceil_div(remaining, self.outputs))
+        return steps, (steps - 1) * self.advance + self.window if steps else 0
+
 
 def engine_steps(plan: ResamplingPlan) -> EngineSteps:
     """The step layout of ``plan``'s engine (a polyphase conv step, an FFT block, a period).
@@ -207,9 +213,7 @@ class EngineStream:
         self._order.flush(self._buffer is not None)
         assert self._buffer is not None
         remaining = resample_length(self.received, self.plan.up, self.plan.down) - self.emitted
-        steps = self.steps
-        count = max(0, ceil_div(remaining, steps.outputs))
-        needed = (count - 1) * steps.advance + steps.window if count else 0
+        count, needed = self.steps.finish(remaining)
         buffer = F.pad(self._buffer, (0, max(0, needed - self._buffer.shape[1])))
         y = self._run(buffer, count)[:, :remaining]
         self.emitted += y.shape[1]

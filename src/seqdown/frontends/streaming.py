@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from seqdown._validation import check_signal
 from seqdown.dsp.engine import compute_dtype
 from seqdown.dsp.streaming import EngineSteps, PlanStream, StreamOrder
-from seqdown.lengths import ceil_div, ready_length, stream_lookahead, window_start
+from seqdown.lengths import ready_length, stream_lookahead, window_start
 
 #: ``extend(signal, before, after) -> (leading, trailing)`` steps beyond a signal's ends.
 Extension = Callable[[Tensor, int, int], tuple[Tensor, Tensor]]
@@ -287,9 +287,7 @@ class StepStreamer(Streamer):
             self._head = False
             buffer = self._pad(buffer, self._lead(), 0)
         if final:  # the end of the signal is padding: run the steps the length law needs
-            produced = self._next * steps.outputs
-            count = max(0, ceil_div(ready - produced, steps.outputs))
-            needed = (count - 1) * steps.advance + steps.window if count else 0
+            count, needed = steps.finish(ready - self._next * steps.outputs)
             buffer = self._pad(buffer, 0, max(0, needed - buffer.shape[-1]))
         else:
             count = 0 if self._head else steps.count(buffer.shape[-1] - steps.left)
