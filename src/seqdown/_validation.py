@@ -17,6 +17,7 @@ from torch import Tensor
 __all__ = [
     "check_choice",
     "check_finite_number",
+    "check_length_values",
     "check_lengths",
     "check_positive_int",
     "check_signal",
@@ -154,27 +155,42 @@ def check_lengths(lengths: object, x: Tensor, name: str = "lengths") -> Tensor:
     if not isinstance(lengths, Tensor):
         raise TypeError(f"{name} must be an int64 tensor of shape (batch,), "
                         f"got {type(lengths).__name__}")
-    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-        raise TypeError(f"{name} must be an integer tensor (int64), got dtype {lengths.dtype}")
+    _check_integer(lengths, name)
     batch, time = x.shape[0], x.shape[-1]
     if lengths.dim() != 1 or lengths.shape[0] != batch:
         raise ValueError(
             f"{name} must have shape (batch,) = ({batch},) to match x of shape "
             f"{tuple(x.shape)}, got shape {tuple(lengths.shape)}"
         )
+    return check_length_values(lengths, time, name)
+
+
+def _check_integer(lengths: Tensor, name: str) -> None:
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor (int64), got dtype {lengths.dtype}")
+
+
+def check_length_values(lengths: Tensor, time: int, name: str = "lengths") -> Tensor:
+    """Checks that integer ``lengths`` (any shape) count steps of a ``time``-step axis.
+
+    The values (``0 <= lengths <= time``) are checked in eager mode only, as in
+    :func:`check_lengths`; one read of the device when they hold.
+
+    Returns:
+        The lengths as int64 on their own device.
+    """
+    _check_integer(lengths, name)
     if lengths.device.type == "meta":
         raise ValueError(f"{name} must hold values (a CPU or accelerator tensor), got a tensor "
                          "on the 'meta' device, whose values are unknown")
     lengths = lengths.long()
-    if batch and not is_tracing() and not is_batched(lengths):
-        # Eager mode only: reading the values would put a data-dependent branch on a
-        # traced (exported, compiled) path, and vmap cannot read a batched value.
+    # Eager mode only: reading the values would put a data-dependent branch on a traced
+    # (exported, compiled) path, and vmap cannot read a batched value.
+    eager = lengths.numel() and not is_tracing() and not is_batched(lengths)
+    if eager and bool(((lengths < 0) | (lengths > time)).any()):
         low, high = int(lengths.min()), int(lengths.max())
         if low < 0:
             raise ValueError(f"{name} must be >= 0, got {low}")
-        if high > time:
-            raise ValueError(
-                f"{name} must be <= the time axis of x ({time}), got {high}; "
-                "lengths count valid steps of the padded batch"
-            )
+        raise ValueError(f"{name} must be <= the time axis of x ({time}), got {high}; "
+                         "lengths count valid steps of the padded batch")
     return lengths

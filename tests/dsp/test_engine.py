@@ -206,3 +206,8 @@ def test_lengths_read_the_padding_as_zeros(up, down, method, rng):
             resample_rows(x, plan, lengths=bad)
     with pytest.raises(ValueError, match=r"at least 2-D"):
         resample_rows(x[0, 0], plan, lengths=lengths[:1])
+    for bad, got in ((torch.full((5,), -1), r"lengths must be >= 0, got -1"),
+                     (torch.full((5,), 901), r"must be <= the time axis of x \(900\), got 901"),
+                     (lengths.double(), r"lengths must be an integer tensor")):
+        with pytest.raises((ValueError, TypeError), match=got):
+            resample_rows(x, plan, lengths=bad)

@@ -198,10 +198,13 @@ def test_lengths_gradient(rng):
     (torch.tensor([3, 3, 3]), "constant", r"lengths must have shape \(16,\).*got \(3,\)"),
     (torch.full((16, 1), 3), "constant", r"lengths must have shape \(16,\).*got \(16, 1\)"),
     (torch.full((16,), 3), "edge", "lengths needs padtype='constant'.*got padtype='edge'"),
+    (torch.tensor([3, -1] * 8), "constant", r"lengths must be >= 0, got -1"),
+    (torch.full((4,), 11), "constant", r"must be <= the time axis of x \(10\), got 11"),
+    (torch.full((16,), 3.0), "constant", r"lengths must be an integer tensor.*float32"),
 ])
 def test_bad_lengths(lengths, padtype, match):
     kernel = polyphase_kernel(np.ones(5) / 5, 1, 2)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         polyphase_resample(torch.zeros(16, 10), kernel, padtype=padtype, lengths=lengths)
 
 

@@ -183,6 +183,21 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(lambda x: seqdown.resample(x, 3, 2), (x,))
 
 
+@pytest.mark.parametrize("factor", [2, 3, 4, 8])
+@pytest.mark.parametrize(("batch", "channels"), [(5, 4), (3, 7), (9, 2)], ids=str)
+def test_flat_layout_batch_tail_is_batch_invariant(factor, batch, channels, random_lengths,
+                                                   check_batch_invariance):
+    """The flat layout (16 rows or more, the time axis a multiple of the factor) redoes the
+    outputs at the batch's end when the rows do not fill its last conv step: those read
+    NaN or inf in the padding as zeros too."""
+    time = 17 * factor
+    assert batch * channels >= 16 and batch * channels * time % (16 * factor)
+    x = torch.randn(batch, channels, time, generator=torch.Generator().manual_seed(factor))
+    lengths = random_lengths(batch, time, seed=factor)
+    lengths[-1] = time - factor - 1  # the last item, whose rows the redo reads, is padded
+    check_batch_invariance(seqdown.Decimate(factor), x, lengths)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_inference_mode(dtype):
     """Under torch.inference_mode: a module built there, a module first called there, and

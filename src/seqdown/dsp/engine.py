@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqdown._validation import check_choice, check_positive_int
+from seqdown._validation import check_choice, check_length_values, check_positive_int
 from seqdown.dsp.cascade import (
     CASCADE_MIN_TAPS,
     CascadeLayout,
@@ -394,7 +394,9 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
         is 1. Half precision is computed in float32. Differentiable.
 
     Raises:
-        ValueError: ``lengths`` not of shape ``(x.shape[0],)``, or with another padtype.
+        TypeError: ``lengths`` not integer.
+        ValueError: ``lengths`` not of shape ``(x.shape[0],)``, with a value outside
+            ``[0, time]`` (checked in eager mode), or with another padtype.
     """
     padtype = check_padtype(padtype)
     if lengths is not None:
@@ -408,12 +410,11 @@ def resample_rows(x: Tensor, plan: ResamplingPlan, padtype: PadType = "constant"
     compute = compute_dtype(x)
     rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]).to(compute)
     if lengths is not None:
-        lengths = lengths.to(rows.device)
-        if plan.kernel is not None:  # one length per item, for its rows
+        if plan.kernel is not None:  # one length per item, for its rows (checked there)
             y = polyphase_resample(rows, plan.kernel, _kernel_weight(buffer, rows), padtype,
                                    lengths)
             return y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype)
-        rows = zero_beyond(rows, lengths)
+        rows = zero_beyond(rows, check_length_values(lengths, x.shape[-1]).to(rows.device))
     level = background(rows, padtype)
     y = _run(rows if level is None else rows - level, plan, padtype, buffer)
     if level is not None:

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqdown._validation import is_batched, is_tracing
+from seqdown._validation import check_length_values, is_batched, is_tracing
 from seqdown.dsp.derived import derived
 from seqdown.dsp.padding import (
     check_lengths_padtype,
@@ -269,7 +269,8 @@ def _flat_decimate(x: Tensor, taps: Tensor, down: int, half: int) -> _Flat | Non
     padding through their taps are at the ends of rows, which the caller redoes.
 
     Returns:
-        :class:`_Flat`, or None where no output of a row reads only its own samples.
+        :class:`_Flat`, or None where no output of a row reads only its own samples or
+        the batch holds less than one conv step (``rows * time < 16 * down``).
     """
     rows, time = x.shape
     n_out = time // down
@@ -324,17 +325,26 @@ def _redo_crossings(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Ten
 
 
 def _redo_batch_tail(y: Tensor, x: Tensor, left: Tensor, right: Tensor, taps: Tensor,
-                     flat: _Flat, stop: int, down: int, half: int) -> None:
+                     flat: _Flat, stop: int, down: int, half: int,
+                     lengths: Tensor | None) -> None:
     """Writes the outputs before ``stop`` that read the samples the flat convolution's
-    padding stands for (from ``flat.tail`` on, counted over the whole batch)."""
+    padding stands for (from ``flat.tail`` on, counted over the whole batch).
+
+    With ``lengths`` (one per item of ``rows // items`` rows) those rows are read with
+    their padding zeroed: the outputs redone here include valid ones that the caller
+    keeps, and a NaN in the padding would reach them through the band's zeros.
+    """
     rows, n_out = y.shape
     full, part = divmod(flat.tail, n_out)
     for low, high, start in ((full, full + 1, part), (full + 1, rows, 0)):
         high = min(rows, high)
         if high > low and stop > start:
+            read = x[low:high]
+            if lengths is not None:
+                read = zero_beyond(read, lengths.repeat_interleave(rows // lengths.shape[0])
+                                   [low:high])
             y[low:high, start:stop] = _decimate_range(
-                x[low:high], left[low:high], right[low:high], taps, start, stop - start, down,
-                half)
+                read, left[low:high], right[low:high], taps, start, stop - start, down, half)
 
 
 def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left: Tensor,
@@ -389,7 +399,7 @@ def _depthwise_decimate(x: Tensor, kernel: PolyphaseKernel, weight: Tensor, left
         if stop < n_out:
             y[:, stop:] = _decimate_range(x, left, right, taps, stop, n_out - stop, down, half)
         if flat is not None:
-            _redo_batch_tail(y, x, left, right, taps, flat, stop, down, half)
+            _redo_batch_tail(y, x, left, right, taps, flat, stop, down, half, lengths)
     if lengths is not None:
         # Which outputs read only samples before the row's end: those of the interior
         # whose computation ends at or before it (in the flat layout, whose taps do, if
@@ -458,7 +468,8 @@ def _redo_row_ends(y: Tensor, x: Tensor, taps: Tensor, down: int, half: int, len
     ``lengths`` and ``clean`` hold one value per item, an item being ``rows // items``
     consecutive rows (one row, or the channels of a batch item). Every item shorter than
     the time axis redoes its last ``steps`` outputs, enough for the item with the most
-    outputs to redo (about ``len(taps) / down``): their windows are gathered from ``x``
+    outputs to redo (about ``len(taps) / down``, up to a conv step more in the flat
+    layout when a NaN shows): their windows are gathered from ``x``
     with one index per item, not per row (on 32 x 80 rows a per-row index took 6-8x
     longer, and so did advanced indexing), the samples at or beyond the item's end read
     as zeros, and computed as one small matrix product (:func:`_decimate_stretch`); an
@@ -495,7 +506,8 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
     ``_CHUNK_FLOATS`` input values, so that the copies around the convolution
     stay in cache instead of streaming whole recordings through memory several
     times (measured: about twice as fast on 30 s of 8-channel audio). Decimation
-    of many short rows (feature batches) runs as one depthwise convolution.
+    of many short rows (feature batches) runs as one convolution of all rows end to
+    end (the flat layout) or as depthwise convolutions on chunks of rows.
 
     Args:
         x: ``(rows, time)`` floating-point tensor.
@@ -518,8 +530,10 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
         with the same filter and padtype: zero delay.
 
     Raises:
-        ValueError: ``lengths`` is not 1-D with a divisor of ``rows`` values, or is
-            given with another padtype.
+        TypeError: ``lengths`` not integer.
+        ValueError: ``lengths`` is not 1-D with a divisor of ``rows`` values, holds a
+            value outside ``[0, time]`` (checked in eager mode), or is given with
+            another padtype.
     """
     rows, time = x.shape
     n_out = resample_length(time, kernel.up, kernel.down)
@@ -530,7 +544,7 @@ def polyphase_resample(x: Tensor, kernel: PolyphaseKernel, weight: Tensor | None
                              f"value per group of consecutive rows (a divisor of {rows}), "
                              f"got {tuple(lengths.shape)}")
         check_lengths_padtype(padtype)
-        lengths = lengths.to(device=x.device, dtype=torch.int64)
+        lengths = check_length_values(lengths, time).to(x.device)
     if weight is None:
         weight = torch.tensor(kernel.weight, dtype=x.dtype, device=x.device)
     outputs, inputs, per_phase = weight.shape
