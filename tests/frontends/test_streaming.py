@@ -39,6 +39,10 @@ EXTRA: dict[str, Callable[[int], torch.nn.Module]] = {
     "upsample-sinc-2": lambda c: seqdown.Upsample(2, "sinc"),
     "transposed-2": lambda c: seqdown.TransposedConv(c, 2, 2),
     "transposed-3-k7-pad2": lambda c: seqdown.TransposedConv(c, 3, 3, kernel_size=7, padding=2),
+    # Outputs that read no input: every 4th one of a kernel shorter than the factor, and
+    # the last ones of a padding at least the kernel's span.
+    "transposed-4-k3": lambda c: seqdown.TransposedConv(c, 3, 4, kernel_size=3),
+    "conv-2-2-pad2": lambda c: seqdown.StridedConv(c, 3, 2, 2, 2),
 }
 
 

@@ -98,8 +98,13 @@ class StreamGeometry:
         return ready_length(n + self.delay, self.up, self.down, self.left, self.span)
 
     def first_needed(self, t: int) -> int:
-        """The aligned (delayed) input step a buffer must start at to compute output ``t``."""
-        start = window_start(t, self.up, self.down, self.left)
+        """The aligned (delayed) input step a buffer must start at to compute output ``t``.
+
+        Not after ``t``'s own position: an output may read no input at all (a transposed
+        convolution's kernel shorter than its factor), and the op run on the buffer
+        gives the outputs from the buffer's start on.
+        """
+        start = min(window_start(t, self.up, self.down, self.left), t * self.down // self.up)
         return max(0, start // self.align * self.align)
 
     def horizon(self) -> int:
@@ -213,7 +218,12 @@ class Streamer:
         y = self._op(buffer)[..., self.emitted - first : ready - first]
         self.emitted = ready
         start = max(self._start, geometry.first_needed(ready))
-        self._skip = max(0, start - (self._start + buffer.shape[-1]))
+        end = self._start + buffer.shape[-1]
+        if start >= end > self._start:
+            # Keep one aligned step: the last outputs may read only padding (a padding of
+            # the kernel's span or more), and the op needs an input to pad.
+            start = max(self._start, (end - 1) // geometry.align * geometry.align)
+        self._skip = max(0, start - end)
         self._buffer = buffer[..., start - self._start :]
         self._start = start
         return y
