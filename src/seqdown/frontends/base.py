@@ -286,7 +286,12 @@ class FrontEnd(PaddedBatchModule):
         time = x.shape[-1]
         x = F.pad(x, (delay, 0), value=self._pad_value)
         y = self._shorten(x) if lengths is None else self._shorten_padded(x, lengths + delay)
-        return y[..., : self.output_length(time)]
+        steps = self.output_length(time)
+        if is_tracing():
+            # A slice that cuts a step for some time axes and none for others makes
+            # torch.export guard on the remainder (whether the result is contiguous).
+            return y.index_select(-1, torch.arange(steps, device=y.device))
+        return y[..., :steps]
 
     def require_length(self, time: int) -> None:
         """Raises a ValueError naming :attr:`min_length` if ``time`` gives no output step."""
