@@ -52,6 +52,40 @@ def test_avgpool_divisor_for_a_short_item_is_the_items_own():
     torch.testing.assert_close(y[1:, :, :2], alone)
 
 
+def test_lookahead_as_the_readme_states():
+    """``padding``, up to ``stride - 1`` more with ``ceil_mode`` (every extra seen), and 0
+    when causal with ``2 * padding`` below the kernel's span."""
+    extras: dict[int, set[int]] = {}
+    for k, s, d, ceil in itertools.product((1, 2, 3, 4, 5), (1, 2, 3, 4), (1, 2), (False, True)):
+        for p in range(k // 2 + 1):
+            ops = [seqdown.MaxPool(k, s, p, d, ceil)]
+            if d == 1:  # AvgPool has no dilation
+                ops.append(seqdown.AvgPool(k, s, p, ceil))
+            for op in ops:
+                extra = op.lookahead - p
+                assert extra == 0 or (ceil and 0 < extra < s), (k, s, p, d, ceil)
+                extras.setdefault(s, set()).add(extra)
+            if not ceil and 2 * p < d * (k - 1) + 1:
+                assert seqdown.MaxPool(k, s, p, d, causal=True).lookahead == 0
+    assert all(extras[s] == set(range(s)) for s in extras)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("kernel", [4, 64])
+def test_avgpool_padded_batch_sums_half_precision_in_float32(dtype, kernel):
+    """With lengths, each window is summed in float32 as avg_pool1d does alone: a padded
+    item matches itself alone to the output's rounding (tap-by-tap sums in bfloat16 were
+    off by up to 18 times that)."""
+    x = (torch.randn(2, 8, 512, generator=torch.Generator().manual_seed(kernel)) + 10).to(dtype)
+    lengths = torch.tensor([512, 384])
+    module = seqdown.AvgPool(kernel)
+    y, out = module(x, lengths)
+    for b, n in enumerate(lengths.tolist()):
+        alone = module(x[b : b + 1, :, :n])[0]
+        torch.testing.assert_close(y[b : b + 1, :, : int(out[b])].float(), alone.float(),
+                                   rtol=torch.finfo(dtype).eps, atol=0)
+
+
 @pytest.mark.parametrize("frontend", [seqdown.MaxPool(2), seqdown.AvgPool(2)], ids=["max", "avg"])
 def test_gradients_flow_only_into_valid_steps(frontend):
     x = torch.randn(2, 3, 10, requires_grad=True)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqdown._validation import check_positive_int
+from seqdown.dsp.engine import compute_dtype
 from seqdown.frontends.base import WindowedFrontEnd, fill_padding
 from seqdown.lengths import Length, pool_length
 
@@ -134,7 +135,9 @@ class AvgPool(_Pool):
                             self.count_include_pad)
 
     def _shorten_padded(self, x: Tensor, lengths: Tensor) -> Tensor:
-        x = fill_padding(x, lengths, 0.0)
+        dtype = x.dtype
+        # Half precision is summed in float32, as avg_pool1d accumulates (an item alone).
+        x = fill_padding(x.to(compute_dtype(x)), lengths, 0.0)
         # Window sums, gathered tap by tap at the window starts (avg_pool's divisor_override
         # is lost in ONNX, and slicing a longer result would make dynamo guard on its size).
         # The padding covers the last ceil_mode window, which ends before padding + stride.
@@ -152,7 +155,7 @@ class AvgPool(_Pool):
         else:
             divisor = torch.minimum(end, n) - start.clamp(min=0)
         # Steps beyond an item's output length get a dummy divisor; the base class zeroes them.
-        return sums / divisor.clamp(min=1)[:, None, :].to(sums.dtype)
+        return (sums / divisor.clamp(min=1)[:, None, :].to(sums.dtype)).to(dtype)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
