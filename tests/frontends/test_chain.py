@@ -75,6 +75,7 @@ def test_chain_ending_in_pyramid_pool():
     assert y.shape == (3, 12) and out is None
     assert (y[1] == 0).all()  # one step pools to nothing
     assert chain.factor is None and chain.receptive_field is None
+    assert chain.lookahead is None  # as PyramidPool's own: the output waits for the item
 
 
 @pytest.mark.parametrize(("spec", "types", "factor"), [

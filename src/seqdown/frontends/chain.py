@@ -137,14 +137,17 @@ class Chain(FrontEnd):
         return math.ceil(total)
 
     @property
-    def lookahead(self) -> int:
-        """Exactly the lookahead of the stages streamed one after the other."""
+    def lookahead(self) -> int | None:  # type: ignore[override]
+        """Exactly the lookahead of the stages streamed one after the other; None when a
+        :class:`PyramidPool` ends the chain (the output waits for the whole item)."""
         if not len(self.stages):
             return 0
         factor = self.factor
-        bound = 1 if factor is None else math.ceil(factor)
+        if factor is None:
+            return None
         return chain_lookahead([(stage.stream_geometry, stage.output_length)
-                                for stage in self._frontends], self.output_length, bound)
+                                for stage in self._frontends], self.output_length,
+                               math.ceil(factor))
 
     def streamer(self) -> Streamer | ChainStreamer:  # type: ignore[override]
         """Streams every stage in turn; see :meth:`FrontEnd.streamer`.
