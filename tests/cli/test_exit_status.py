@@ -65,6 +65,18 @@ def test_a_usage_error_exits_2(corpus, tmp_path, capsys):
         main(["preprocess", str(corpus), str(tmp_path / "out"), "--file-timeout", "-1"])
     assert caught.value.code == USAGE_ERROR
     assert "--file-timeout: must be a positive number, got -1" in capsys.readouterr().err
+    # A rate no resampler takes is refused before anything is written, naming the option.
+    assert main(["preprocess", str(corpus), str(tmp_path / "out"), "--sample-rate",
+                 "10000000"]) == USAGE_ERROR
+    assert "--sample-rate must be at most 768000 Hz, got 10000000" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("zero", ["0", "0.0", "0.00", "0e3"])
+def test_file_timeout_zero_in_any_spelling_means_no_limit(zero):
+    from seqdown.cli.preprocess import _limit
+
+    assert _limit(zero) is None and _limit("2.5") == 2.5
 
 
 def test_quiet_and_verbose(corpus, tmp_path, capsys):

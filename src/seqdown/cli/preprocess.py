@@ -125,8 +125,11 @@ def _positive_float(text: str) -> float:
 
 def _limit(text: str) -> float | None:
     """A positive number of seconds, or 0 for no limit (None)."""
-    if text.strip() in {"0", "0.0"}:
-        return None
+    try:
+        if float(text) == 0:
+            return None
+    except ValueError:
+        pass  # _positive_float names the value
     return _positive_float(text)
 
 

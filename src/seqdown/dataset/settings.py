@@ -48,6 +48,7 @@ from seqdown.dataset.options import (
     FeatureKind,
 )
 from seqdown.dsp.filters import RESAMPLE_ATTENUATION, RESAMPLE_TRANSITION
+from seqdown.dsp.rates import check_sample_rate
 from seqdown.frontends.chain import Chain, build_frontend
 
 try:
@@ -144,6 +145,7 @@ class Settings:
         if shard_index >= num_shards:
             raise ValueError(f"--shard-index must be < --num-shards ({num_shards}), "
                              f"got {shard_index}")
+        sample_rate = check_sample_rate("--sample-rate", sample_rate)  # what resampling takes
         spec = FeatureSpec(features, sample_rate, n_mels, n_mfcc, win_ms, hop_ms)
         spectral = features != "wave"
         settings = cls(
