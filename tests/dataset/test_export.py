@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,6 +82,19 @@ def test_lhotse_cuts_of_the_digits_load_every_frame(digits_dataset, tmp_path):
     assert len(supervisions) == 60
 
 
+def test_lhotse_export_of_audio_gone_is_a_usage_error(counting_dataset, tmp_path, monkeypatch):
+    """The recordings point to the audio: a file moved since preprocessing is named."""
+    from seqdown.dataset.export import lhotse as module
+
+    def gone(path: str) -> None:
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    monkeypatch.setattr(module, "open_audio", gone)
+    with pytest.raises(UsageError, match=r"record '.+': its audio '.+' cannot be read "
+                                         r"\(FileNotFoundError"):
+        export_lhotse(counting_dataset, tmp_path / "out")
+
+
 def test_lhotse_segments_share_their_recording(counting_dataset, tmp_path):
     export_lhotse(counting_dataset, tmp_path / "lhotse")
     cuts = check_cuts(counting_dataset, tmp_path / "lhotse")
@@ -117,6 +132,27 @@ def test_cut_samples_gives_lhotse_exactly_num_frames(window):
         assert abs(chosen - samples) <= window
         if compute_num_frames(samples / rate, window / rate, rate) == count:
             assert chosen == samples  # nothing moves where lhotse already agrees
+
+
+def test_hf_export_writes_nothing_outside_out_dir(counting_dataset, tmp_path, monkeypatch):
+    """datasets' cache goes to a temporary folder inside OUT_DIR, removed at the end."""
+    import tempfile
+
+    made: list[str] = []
+    real = tempfile.TemporaryDirectory
+
+    def recording(*args: object, **kwargs: object) -> object:
+        folder = real(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(folder.name)
+        return folder
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", recording)
+    out = tmp_path / "parent" / "out"
+    export_hf(counting_dataset, out)
+    assert made and all(Path(folder).parent == out for folder in made)
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.parent != out) == [
+        "out", "parent"]
+    assert not any(name.startswith(".seqdown-hf-") for name in os.listdir(out))
 
 
 def test_hf_dataset_round_trip(counting_dataset, digits_dataset, tmp_path):

@@ -103,7 +103,7 @@ def export_hf(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     bars = hf.is_progress_bar_enabled()
     hf.disable_progress_bars()
     try:
-        with tempfile.TemporaryDirectory(prefix=".seqdown-hf-", dir=output.parent) as cache:
+        with tempfile.TemporaryDirectory(prefix=".seqdown-hf-", dir=output) as cache:
             try:
                 table = hf.Dataset.from_generator(_rows, features=columns, cache_dir=cache,
                                                   gen_kwargs={"dataset": dataset})

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from seqdown.dataset.atomic import save_array
-from seqdown.dataset.audio import open_audio
+from seqdown.dataset.audio import AudioError, open_audio
 from seqdown.dataset.export.folder import (
     ExportSummary,
     import_for_export,
@@ -129,6 +129,18 @@ def _supervision_fields(extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     return named, custom or None
 
 
+def _audio_info(record: Record) -> Any:
+    """The header of a record's audio, which its lhotse ``Recording`` points to."""
+    try:
+        with open_audio(record.audio_filepath) as audio:
+            return audio.info
+    except (OSError, AudioError) as error:
+        raise UsageError(
+            f"record {record.id!r}: its audio {record.audio_filepath!r} cannot be read "
+            f"({type(error).__name__}: {error}); the lhotse recordings point to the audio, so "
+            "restore it there (or preprocess from where it now lies)") from None
+
+
 def export_lhotse(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                   overwrite: bool = False) -> ExportSummary:
     """Writes a dataset folder as lhotse manifests whose cuts load seqdown's frames exactly.
@@ -144,7 +156,8 @@ def export_lhotse(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLik
     Raises:
         ImportError: lhotse is not installed (the message says how to install it).
         UsageError: DATASET_DIR is not a complete dataset, OUT_DIR is not
-            usable, or the dataset's frame shift is not a whole number of samples.
+            usable, the dataset's frame shift is not a whole number of samples, or a
+            record's audio cannot be read where the manifest says.
         ValueError: an array is damaged.
 
     Example:
@@ -166,8 +179,7 @@ def export_lhotse(dataset_dir: str | os.PathLike[str], out_dir: str | os.PathLik
         window = _window(record, frame_rate)
         recording_id = utterance_id(record.source)
         if recording_id not in recordings:
-            with open_audio(record.audio_filepath) as audio:
-                info = audio.info
+            info = _audio_info(record)
             recordings[recording_id] = lhotse.Recording(
                 id=recording_id, sampling_rate=info.sample_rate, num_samples=info.frames,
                 duration=info.frames / info.sample_rate,
