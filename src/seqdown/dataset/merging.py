@@ -2,9 +2,10 @@
 
 Each shard folder must be complete (``dataset.json`` says so) and made with the
 same settings except ``--shard-index``, and together the shards must be
-``0 .. num_shards - 1``, each once. Every array is checked against the SHA-256
-in its record, then hard-linked into the merged folder (copied where links are
-impossible, e.g. across file systems; both atomically). Arrays are never
+``0 .. num_shards - 1``, each once; the merged folder must lie apart from them.
+Every array of every shard is checked against the SHA-256 in its record before
+anything is written, then hard-linked into the merged folder (copied where links
+are impossible, e.g. across file systems; both atomically). Arrays are never
 modified in place by seqdown, so shared links are safe.
 
 The merged folder is what one unsharded run would have written: the same
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqdown.dataset.atomic import StorageError, sha256_file, storage_errors
+from seqdown.dataset.atomic import sha256_file, storage_errors
 from seqdown.dataset.journal import Entry, Journal
 from seqdown.dataset.manifest import (
     FAILURES_FILE,
@@ -50,7 +51,6 @@ from seqdown.dataset.settings import (
 from seqdown.dataset.trust import check_regular_file, confined_path
 
 __all__ = ["MergeSummary", "merge"]
-
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,31 @@ def _link_or_copy(source: Path, target: Path) -> None:
         raise
 
 
-def _take_shard(folder: Path, output: Path, entries: dict[str, Entry],
-                failures: list[Failure]) -> None:
-    """Checks and links one shard's arrays into ``output``; collects its entries and failures."""
+def _check_apart(output: Path, folders: Sequence[Path]) -> None:
+    """Refuses a merged folder that is a shard, lies inside one or holds one, however spelled
+    (a symbolic link, ``..``): an ``--overwrite`` would clear that shard's outputs."""
+    place = output.resolve()
+    for folder in folders:
+        shard = folder.resolve()
+        if place == shard:
+            relation = "is"
+        elif place.is_relative_to(shard):
+            relation = "lies inside"
+        elif shard.is_relative_to(place):
+            relation = "contains"
+        else:
+            continue
+        raise UsageError(f"the merged folder {os.fspath(output)!r} {relation} the shard "
+                         f"{os.fspath(folder)!r}; choose a merged folder outside the shards")
+
+
+def _check_arrays(folder: Path, output: Path, entries: dict[str, Entry],
+                  failures: list[Failure], links: list[tuple[Path, Path]]) -> None:
+    """Checks one shard's arrays; collects its entries, failures and (array, target) links.
+
+    Reads only: every shard is checked before the merged folder is written, so that a
+    damaged shard leaves it as it was.
+    """
     journal = {entry.record.id: entry for entry in Journal(folder).load().values()}
     for record in read_jsonl(folder / MANIFEST_FILE, Record):
         if record.id in entries:
@@ -141,8 +163,7 @@ def _take_shard(folder: Path, output: Path, entries: dict[str, Entry],
         if not array.exists() or sha256_file(array) != record.sha256:
             raise UsageError(f"{os.fspath(array)!r} is missing or does not match the sha256 in "
                              f"{os.fspath(folder / MANIFEST_FILE)}; rerun that shard")
-        with storage_errors(target):
-            _link_or_copy(array, target)
+        links.append((array, target))
         entry = journal.get(record.id)
         if entry is None or entry.record != record:
             # Without its journal line the source's state is unknown: a resume redoes it.
@@ -166,8 +187,9 @@ def merge(shards: Sequence[str | os.PathLike[str]], output_dir: str | os.PathLik
 
     Raises:
         UsageError: a shard is missing, incomplete, repeated or damaged,
-            ``output_dir`` is not new/empty (and not an ``overwrite``-able dataset),
-            or it refuses writes (read-only, no permission).
+            ``output_dir`` is a shard, lies inside one or holds one, is not
+            new/empty (and not an ``overwrite``-able dataset), or it refuses
+            writes (read-only, no permission); nothing was changed.
         SettingsMismatch: the shards were made with different settings.
         StorageError: writing the merged folder failed (no room, an I/O error);
             seqdown's outputs are removed from it again, so the same call can be
@@ -176,28 +198,33 @@ def merge(shards: Sequence[str | os.PathLike[str]], output_dir: str | os.PathLik
     folders = [Path(shard).absolute() for shard in shards]
     if not folders:
         raise UsageError("give at least one shard folder before the merged folder")
-    settings = _check_shards(folders)
     output = Path(output_dir).absolute()
-    if output in folders:
-        raise UsageError(f"the merged folder {os.fspath(output)!r} must not be one of the shards")
+    _check_apart(output, folders)
+    settings = _check_shards(folders)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"MERGED_DIR must be a folder, got the file {os.fspath(output)!r}")
     occupied = output.exists() and any(p.name != LOCK_FILE for p in output.iterdir())
     if occupied and not (overwrite and (output / DATASET_FILE).exists()):
         raise UsageError(f"{os.fspath(output)!r} is not empty; choose a new folder, or pass "
                          "--overwrite to replace a dataset there")
+    entries: dict[str, Entry] = {}
+    failures: list[Failure] = []
+    links: list[tuple[Path, Path]] = []
+    for folder in folders:
+        _check_arrays(folder, output, entries, failures, links)
     make_output_folder(output, "MERGED_DIR")
     with dataset_lock(output):
         try:
             with storage_errors(output):
                 clear_outputs(output)
                 (output / FEATURES_DIR).mkdir()
-            entries: dict[str, Entry] = {}
-            failures: list[Failure] = []
-            for folder in folders:
-                _take_shard(folder, output, entries, failures)
+            for array, target in links:
+                with storage_errors(target):
+                    _link_or_copy(array, target)
             counts = finish_dataset(output, settings, list(entries.values()), failures)
-        except StorageError:
-            # A merge does not resume: leave no half of one, so that the same command
-            # runs again once there is room.
+        except BaseException:
+            # A merge does not resume: leave no half of one (no room, an interrupt), so
+            # that the same command runs again.
             with contextlib.suppress(OSError):
                 clear_outputs(output)
             raise
