@@ -68,6 +68,15 @@ def test_a_fifo_is_reported_as_what_it_is_without_being_opened(tmp_path):
     assert failure["error"] == "NotARegularFile" and "a FIFO" in str(failure["message"])
 
 
+def test_a_folder_named_as_audio_is_reported_as_a_folder(tmp_path):
+    from seqdown.dataset.audio import NotARegularFile, open_audio
+
+    (tmp_path / "take.wav").mkdir()
+    with pytest.raises(NotARegularFile, match=r"it is a folder, not a regular file"), \
+            open_audio(tmp_path / "take.wav"):
+        pass
+
+
 def test_a_name_that_is_not_utf8_is_a_failure_and_the_run_goes_on(tmp_path):
     write_audio(tmp_path / "in" / "good.wav", 0.3, 16000)
     folder = os.fsencode(tmp_path / "in")

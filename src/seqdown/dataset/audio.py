@@ -349,7 +349,7 @@ def open_audio(path: str | os.PathLike[str]) -> Iterator[AudioStream]:
         An :class:`AudioStream`.
 
     Raises:
-        NotARegularFile: a FIFO, device or socket (it is not opened).
+        NotARegularFile: a folder, FIFO, device or socket (it is not opened).
         EmptyFile: the file has 0 bytes.
         UnreadableAudio: libsndfile cannot open it.
         UnsupportedSampleRate: the header's rate is outside
@@ -363,7 +363,8 @@ def open_audio(path: str | os.PathLike[str]) -> Iterator[AudioStream]:
     """
     status = os.stat(path)
     if not stat.S_ISREG(status.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(status.st_mode) else "a socket"
+        kind = ("a folder" if stat.S_ISDIR(status.st_mode) else "a FIFO"
+                if stat.S_ISFIFO(status.st_mode) else "a socket"
                 if stat.S_ISSOCK(status.st_mode) else "a device")
         raise NotARegularFile(f"it is {kind}, not a regular file; it was not opened")
     if status.st_size == 0:
