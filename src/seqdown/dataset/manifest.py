@@ -75,7 +75,8 @@ class _JsonLine:
 
     Fields that default to None are written only when set, so that older files
     (without them) and newer ones read alike; a field named ``extra`` holds
-    the line's other keys, written after the fields under their own names.
+    the line's other keys (a key named ``"extra"`` among them), written after the
+    fields under their own names.
     """
 
     def to_json(self) -> str:
@@ -100,14 +101,16 @@ class _JsonLine:
         values = json.loads(line)
         if not isinstance(values, dict):
             raise ValueError(f"{cls.__name__} line is not a JSON object: {line[:200]!r}")
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        # ``extra`` is a field, never a key of the line: a key named "extra" is one of the
+        # line's other keys (an input manifest may have one), and goes to ``extra`` with them.
+        names = [f.name for f in fields(cls) if f.name != "extra"]  # type: ignore[arg-type]
         required = [f.name for f in fields(cls)  # type: ignore[arg-type]
                     if f.default is MISSING and f.default_factory is MISSING]
         missing = [name for name in required if name not in values]
         if missing:
             raise ValueError(f"{cls.__name__} line lacks the keys {missing}: {line[:200]!r}")
-        known = {name: values[name] for name in names if name in values and name != "extra"}
-        if "extra" in names:
+        known: dict[str, Any] = {name: values[name] for name in names if name in values}
+        if any(f.name == "extra" for f in fields(cls)):  # type: ignore[arg-type]
             known["extra"] = {key: value for key, value in values.items() if key not in names}
         line_object = cls(**known)
         check_field_types(line_object)
@@ -226,7 +229,9 @@ def read_jsonl(path: str | os.PathLike[str], kind: type[Line]) -> list[Line]:
     """
     records = []
     text = Path(path).read_text(encoding="utf-8")
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: a text or file name may hold U+2028, U+2029 or U+0085, which
+    # json.dumps(ensure_ascii=False) leaves as they are and str.splitlines() would split at.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

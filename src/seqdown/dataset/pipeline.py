@@ -392,8 +392,13 @@ def _is_utf8(name: str) -> bool:
 
 
 def _relabel(entry: Entry, utterance: Utterance) -> Entry:
-    """``entry`` with the text and extra keys ``utterance`` now has (its array unchanged)."""
-    record = replace(entry.record, text=utterance.text, extra=utterance.extra)
+    """``entry`` with the id, text and extra keys ``utterance`` now has (its array unchanged).
+
+    The id too: a line that gained (or lost) an ``id`` equal to its key keeps its
+    key and array but not its record id.
+    """
+    record = replace(entry.record, id=utterance.record_id, text=utterance.text,
+                     extra=utterance.extra)
     return replace(entry, record=record, input_digest=utterance.digest)
 
 
@@ -443,7 +448,7 @@ def _jobs(settings: Settings, folder: Path, journal: dict[str, Entry],
             kept = entry
         elif (entry is not None and entry.audio_digest == utterance.audio_digest
               and is_current(entry, status, folder, entry.input_digest)):
-            kept = _relabel(entry, utterance)  # only the text or extra keys changed
+            kept = _relabel(entry, utterance)  # only the id, text or extra keys changed
         if kept is not None and verify:
             why = verified(kept, folder, _source_sha256(utterance.audio_path, hashes))
             if why is not None:

@@ -14,9 +14,10 @@ array's file name (``features/<utterance_id(key)>.npy``):
 A manifest line is one JSON object with ``audio_filepath`` (relative to the
 manifest's folder, or absolute) and optionally ``offset`` and ``duration``
 (seconds; see :func:`seqdown.dataset.audio.segment_frames`), ``text``, ``id`` and any
-other keys, which the record carries unchanged (``Record.extra``). A line that
-is not such an object is an :class:`InvalidLine` failure with its line number;
-the other lines go on.
+other keys, which the record carries unchanged (``Record.extra``; a key named
+``extra`` too). A line that is not such an object, or holds a string that UTF-8
+cannot encode (a lone surrogate), is an :class:`InvalidLine` failure with its
+line number; the other lines go on.
 """
 
 from __future__ import annotations
@@ -135,6 +136,35 @@ def _seconds(values: dict[str, Any], name: str, positive: bool) -> float | None:
     return float(value)
 
 
+def _unencodable(value: Any, where: str = "") -> str | None:
+    """The first string of a parsed JSON value (keys too, nested values too) that UTF-8
+    cannot encode (a lone surrogate, JSON ``"\\ud800"``), named as a field; None if none."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "the line"
+        return None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _unencodable(key) is not None:
+                return f"the key {key!r}" + (f" of {where}" if where else "")
+            items.append((f"{where}[{key!r}]" if where else repr(key), item))
+    elif isinstance(value, list):
+        items = [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+    for name, item in items:
+        found = _unencodable(item, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _readable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates) as ``\\udXXX`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _utterance(values: Any, base: Path, line: int) -> Utterance:
     """The utterance of one parsed manifest line; raises InvalidLine."""
     if not isinstance(values, dict):
@@ -172,8 +202,9 @@ def manifest_utterances(path: str | os.PathLike[str]) -> tuple[list[Utterance], 
     Returns:
         ``(utterances, failures)`` in line order. Every failure has ``error``
         ``"InvalidLine"`` and its ``line`` number: a line that is not UTF-8 or
-        not a JSON object, lacks ``audio_filepath``, has a bad ``offset``,
-        ``duration``, ``text`` or ``id``, brings a key seqdown writes, or
+        not a JSON object, holds a string (a key or a value, nested ones too)
+        that UTF-8 cannot encode (a lone surrogate), lacks ``audio_filepath``,
+        has a bad ``offset``, ``duration``, ``text`` or ``id``, brings a key seqdown writes, or
         repeats the key (or record id) of an earlier line.
 
     Raises:
@@ -210,7 +241,12 @@ def manifest_utterances(path: str | os.PathLike[str]) -> tuple[list[Utterance], 
             except json.JSONDecodeError as error:
                 raise InvalidLine(f"the line is not JSON: {error}") from None
             if isinstance(values, dict) and isinstance(values.get("audio_filepath"), str):
-                audio = values["audio_filepath"] or audio
+                audio = _readable(values["audio_filepath"]) or audio
+            bad = _unencodable(values)
+            if bad is not None:
+                raise InvalidLine(f"{bad} is not valid Unicode: it holds a lone surrogate "
+                                  "(a \\uD800-\\uDFFF escape without its pair), which UTF-8 "
+                                  "cannot encode; fix the line's escapes")
             utterance = _utterance(values, base, number)
             for name in dict.fromkeys((utterance.key, utterance.record_id)):
                 if name in first:

@@ -4,8 +4,9 @@ A transcripts file (``--transcripts FILE``, LibriSpeech's ``*.trans.txt``)
 holds one utterance per line: an id, then the text, separated by a tab
 (``id<TAB>text``: the text is everything after the first tab) or, in a line
 without a tab, by the first run of spaces (``id text``, LibriSpeech's
-format). Blank lines are skipped; the text keeps its inner spaces, and loses
-those at its ends.
+format). Lines end at ``\n`` or ``\r\n`` (not at the Unicode line separators
+a text may hold). Blank lines are skipped; the text keeps its inner spaces, and
+loses those at its ends.
 
 **Id rule.** The id of an audio file is its path relative to INPUT_DIR without
 the extension (``digits/one_us`` for ``digits/one_us.flac``), or its base name
@@ -47,7 +48,9 @@ def read_transcripts(paths: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"--transcripts {os.fspath(path)!r} cannot be read: {error}"
                              ) from None
-        for number, line in enumerate(content.splitlines(), start=1):
+        # Lines end at "\n" (or "\r\n") only, not at U+2028, U+2029 or U+0085 in a text.
+        for number, line in enumerate(content.split("\n"), start=1):
+            line = line.removesuffix("\r")
             if not line.strip():
                 continue
             here = f"--transcripts {os.fspath(path)!r} line {number}"
