@@ -29,8 +29,10 @@ CASES: dict[str, Callable[[], torch.nn.Module]] = {
     "avg-4-3-pad2-ceil-nopad": lambda: seqdown.AvgPool(4, 3, 2, ceil_mode=True,
                                                         count_include_pad=False),
     "avg-4-2-causal": lambda: seqdown.AvgPool(4, 2, causal=True),
+    "avg-4-3-pad1-causal": lambda: seqdown.AvgPool(4, 3, 1, causal=True),
     "conv-3-2-pad1": lambda: seqdown.StridedConv(CHANNELS, 5, 3, 2, padding=1),
     "conv-4-3-causal": lambda: seqdown.StridedConv(CHANNELS, 5, 4, 3, causal=True),
+    "conv-4-3-pad1-causal": lambda: seqdown.StridedConv(CHANNELS, 5, 4, 3, 1, causal=True),
     "decimate-2": lambda: seqdown.Decimate(2),
     "decimate-3-causal": lambda: seqdown.Decimate(3, causal=True),
     "resample-3-2": lambda: seqdown.Resample(3, 2, attenuation=60, transition=0.3),
@@ -134,7 +136,8 @@ def test_torch_export_runs_at_other_batches_and_lengths(name):
 
 @pytest.mark.parametrize("name", ["max-3-2-pad1-ceil", "decimate-2", "chain-decimate-max",
                                   "upsample-linear-3", "max-2-causal", "avg-4-2-causal",
-                                  "conv-4-3-causal", "decimate-3-causal"])
+                                  "conv-4-3-causal", "decimate-3-causal", "avg-4-3-pad1-causal",
+                                  "conv-4-3-pad1-causal"])
 def test_torch_export_default_settings(name):
     # Without backed_size_oblivious torch specialises sizes 0 and 1, so the exported
     # range starts where every intermediate has 2 steps; inside it, it is exact. Every
